@@ -1,0 +1,40 @@
+# Every check CI runs is behind `make test`. Each target prints what to do when it fails.
+SHELL := /bin/bash
+PY ?= python
+NBS := $(shell find nbs -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' -not -path '*/_proc/*' | sort)
+
+.PHONY: test check-clean check-export nbtest pytest docs bench help
+
+help:
+	@echo "make test          all checks CI runs (clean, export, nbdev-test, pytest)"
+	@echo "make check-clean   notebooks are clean (nbdev-clean changes nothing)"
+	@echo "make check-export  package is in sync with the notebooks (nbdev-export changes nothing)"
+	@echo "make nbtest        run every notebook as a test (nbdev-test)"
+	@echo "make pytest        run the pytest suite"
+	@echo "make docs          build the docs website offline into _docs/"
+	@echo "make bench         run the benchmarks (prints ratios)"
+
+test: check-clean check-export nbtest pytest
+
+check-clean:
+	@before=$$(md5sum $(NBS)); nbdev-clean; after=$$(md5sum $(NBS)); \
+	if [ "$$before" != "$$after" ]; then echo "FAIL: nbdev-clean changed notebooks. Run 'nbdev-clean', review and commit."; \
+	  diff <(echo "$$before") <(echo "$$after"); exit 1; fi; echo "ok: notebooks are clean"
+
+check-export:
+	@sums() { find cifar_tutorial -name '*.py' | sort | xargs md5sum; md5sum pyproject.toml; }; \
+	before=$$(sums); nbdev-export; after=$$(sums); \
+	if [ "$$before" != "$$after" ]; then echo "FAIL: nbdev-export changed the package. Run 'nbdev-export', review and commit."; \
+	  diff <(echo "$$before") <(echo "$$after"); exit 1; fi; echo "ok: package is in sync with the notebooks"
+
+nbtest:
+	nbdev-test --n_workers 2 --timing
+
+pytest:
+	$(PY) -m pytest -q tests
+
+docs:
+	$(PY) -m cifar_tutorial.docs_build
+
+bench:
+	$(PY) bench/loader_bench.py
