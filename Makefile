@@ -6,7 +6,7 @@ NBS := $(shell find nbs -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' -not
 .PHONY: test check-clean check-export nbtest pytest docs bench help
 
 help:
-	@echo "make test          all checks CI runs (clean, export, nbdev-test, pytest)"
+	@echo "make test          all checks CI runs (clean, export, nbdev-test, docs, pytest incl. the browser test)"
 	@echo "make check-clean   notebooks are clean (nbdev-clean changes nothing)"
 	@echo "make check-export  package is in sync with the notebooks (nbdev-export changes nothing)"
 	@echo "make nbtest        run every notebook as a test (nbdev-test)"
@@ -14,7 +14,7 @@ help:
 	@echo "make docs          build the docs website offline into _docs/"
 	@echo "make bench         run the benchmarks (prints ratios)"
 
-test: check-clean check-export nbtest pytest
+test: check-clean check-export nbtest docs pytest
 
 check-clean:
 	@before=$$(md5sum $(NBS)); nbdev-clean; after=$$(md5sum $(NBS)); \
@@ -33,8 +33,9 @@ nbtest:
 pytest:
 	$(PY) -m pytest -q tests
 
+# Offline build of the website (nbdev-proc-nbs + smalldocs --strict) into _docs/; pytest's browser test then checks it.
 docs:
-	$(PY) -m cifar_tutorial.docs_build
+	@$(PY) -m cifar_tutorial.docs_build build || { echo "FAIL: the docs site did not build. Fix what is listed above (a broken link names its page), then 'make docs'."; exit 1; }
 
 bench:
 	$(PY) bench/loader_bench.py
