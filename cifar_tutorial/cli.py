@@ -38,6 +38,7 @@ def _atomic_savefig(fig, out: Path):
     try:
         fig.savefig(tmp, dpi=120, bbox_inches='tight', format=out.suffix.lstrip('.') or 'png')
         os.replace(tmp, out)
+    except OSError as e: raise UsageError(f"could not write '{out}' ({e}); the previous file, if any, is unchanged.") from None
     finally:
         if tmp.exists(): tmp.unlink()
 
