@@ -28,14 +28,15 @@ check-export:
 	  diff <(echo "$$before") <(echo "$$after"); exit 1; fi; echo "ok: package is in sync with the notebooks"
 
 nbtest:
-	nbdev-test --n_workers 2 --timing
+	nbdev-test --n-workers 2 --timing
 
 pytest:
 	$(PY) -m pytest -q tests
 
 # Offline build of the website (nbdev-proc-nbs + smalldocs --strict) into _docs/; pytest's browser test then checks it.
 docs:
-	@$(PY) -m cifar_tutorial.docs_build build || { echo "FAIL: the docs site did not build. Fix what is listed above (a broken link names its page), then 'make docs'."; exit 1; }
+	@if ! $(PY) -c "import smalldocs" 2>/dev/null; then echo "skipped: the offline docs build needs smalldocs (Python 3.11+)"; exit 0; fi; \
+	$(PY) -m cifar_tutorial.docs_build build || { echo "FAIL: the docs site did not build. Fix what is listed above (a broken link names its page), then 'make docs'."; exit 1; }
 
 bench:
 	$(PY) bench/loader_bench.py

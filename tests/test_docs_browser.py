@@ -20,6 +20,8 @@ from urllib.parse import unquote, urldefrag, urlparse
 
 import pytest
 
+pytest.importorskip("smalldocs", reason="the offline docs build needs smalldocs, which needs Python 3.11+")
+
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "screenshots"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -1,11 +1,14 @@
 """Unit tests of the offline docs build (cifar_tutorial.docs_build): fast, no browser, no full build."""
 import json
 import re
-import tomllib
 from pathlib import Path
 
 import pytest
+
+pytest.importorskip("smalldocs", reason="the offline docs build needs smalldocs, which needs Python 3.11+")
 import yaml
+
+import tomllib  # Python 3.11+, like smalldocs
 
 from cifar_tutorial import docs_build as db
 
