@@ -6,11 +6,11 @@ Docs: https://cifar-tutorial.github.io/cifar_tutorial/api/cli.html.md"""
 
 # %% ../nbs/api/cli.ipynb #c002
 from __future__ import annotations
-import argparse, os, sys, warnings
+import argparse, importlib.util, os, sys, time, warnings
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['UsageError', 'cmd_data', 'build_parser', 'main']
+__all__ = ['TUTORIAL_RECIPE', 'UsageError', 'cmd_data', 'cmd_train', 'build_parser', 'main']
 
 # %% ../nbs/api/cli.ipynb #c005
 class UsageError(Exception):
@@ -56,7 +56,153 @@ def cmd_data(args) -> int:
     print(f"saved a grid of 32 sample images to {out}")
     return 0
 
-# %% ../nbs/api/cli.ipynb #c006
+# %% ../nbs/api/cli.ipynb #c007
+TUTORIAL_RECIPE = dict(epochs=2, batch_size=4, lr=0.001, momentum=0.9, seed=0, loader='fast')
+
+def _check_train_args(args):
+    "Refuse impossible settings before any work, with the flag's name in the message."
+    for name in ('epochs', 'batch_size', 'n_train', 'n_test'):
+        v = getattr(args, name, None)
+        if v is not None and v <= 0:
+            raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {v}.")
+    if args.lr is not None and not args.lr > 0: raise UsageError(f"--lr must be greater than 0, got {args.lr}.")
+    if args.momentum is not None and not 0 <= args.momentum < 1:
+        raise UsageError(f"--momentum must be at least 0 and below 1, got {args.momentum}.")
+    if args.seed is not None and args.seed < 0: raise UsageError(f"--seed must be 0 or more, got {args.seed}.")
+    if args.print_every < 0: raise UsageError(f"--print-every must be 0 (off) or more, got {args.print_every}.")
+    if args.threads is not None and args.threads <= 0: raise UsageError(f"--threads must be at least 1, got {args.threads}.")
+
+def _settings(args, ckpt: dict | None) -> dict:
+    "The run's settings: the recipe's defaults, or the checkpoint's when resuming, overridden by the flags given."
+    given = {k: getattr(args, k) for k in ('epochs', 'batch_size', 'lr', 'momentum', 'seed', 'loader', 'n_train', 'n_test')}
+    if ckpt is None:
+        s = dict(TUTORIAL_RECIPE, n_train=None, n_test=None, dataset=args.dataset, root=args.root, verify=not args.no_verify)
+        s.update({k: v for k, v in given.items() if v is not None})
+        return s
+    m = ckpt['meta']
+    if m.get('recipe') != 'tutorial':
+        raise UsageError(f"the run in '{args.out}' used the {m.get('recipe')} recipe; resume it with --recipe {m.get('recipe')}.")
+    s = {k: m.get(k) for k in ('epochs', 'batch_size', 'lr', 'momentum', 'seed', 'loader', 'n_train', 'n_test', 'dataset', 'root', 'verify')}
+    for k, v in given.items():
+        if v is not None and k != 'epochs' and v != s[k]:
+            raise UsageError(f"the run in '{args.out}' was started with --{k.replace('_', '-')} {s[k]}, not {v}; "
+                             "--resume continues it with its own settings (leave the flag out, or start a new run).")
+    if args.dataset != 'auto' and args.dataset != s['dataset']:
+        raise UsageError(f"the run in '{args.out}' trained on {s['dataset']}, not {args.dataset}; leave --dataset out to resume it.")
+    if args.root != 'data': s['root'] = args.root          # the data may have moved
+    if args.no_verify: s['verify'] = False
+    if given['epochs'] is not None: s['epochs'] = given['epochs']
+    return s
+
+def _shrink(ds, n):
+    "Keep the first `n` images of a CIFAR-10 dataset (the offline set is generated at the asked size instead)."
+    if n is not None and getattr(ds, 'source', None) == 'cifar10' and n < len(ds):
+        ds.data, ds.targets = ds.data[:n], ds.targets[:n]
+    return ds
+
+def _train_tutorial(args, device, t0: float) -> int:
+    import matplotlib; matplotlib.use('Agg')
+    import torch
+    from cifar_tutorial.data import get_dataset, tutorial_transform, classic_loader, FastLoader
+    from cifar_tutorial.models import Net
+    from cifar_tutorial.train import (fit, evaluate, save_checkpoint, load_checkpoint, save_run, seed_everything,
+                                      prepare_out_dir, History, FitResult)
+    existed = args.out is not None and Path(args.out).exists()
+    out = prepare_out_dir(args.out, args.resume)       # refuses a folder holding a run, before any work
+    try:
+        ckpt = load_checkpoint(out / 'checkpoint.pth') if args.resume else None
+        if ckpt is not None and ckpt['model_class'] != 'Net':
+            load_checkpoint(out / 'checkpoint.pth', Net())   # raises the clear "holds a LeNet, not a Net" error
+        s = _settings(args, ckpt)
+        if ckpt is not None and ckpt['epoch'] >= s['epochs'] and (out / 'metrics.json').exists():
+            raise UsageError(f"the run in '{out}' has already finished its {ckpt['epoch']} epoch(s); to train it longer, "
+                             f"add --epochs N with N above {ckpt['epoch']}.")
+        classic = s['loader'] == 'classic'
+        train, test = get_dataset(s['dataset'], s['root'], transform=tutorial_transform() if classic else None,
+                                  verify=s['verify'], n_train=s['n_train'], n_test=s['n_test'])
+        train, test = _shrink(train, s['n_train']), _shrink(test, s['n_test'])
+        seed_everything(s['seed'])                     # the same seed gives the same initial weights and batch order
+        model = Net(num_classes=len(train.classes))
+        if ckpt is not None: load_checkpoint(out / 'checkpoint.pth', model)   # checks it is a Net of this size
+    except BaseException:
+        if not existed and out.is_dir() and not any(out.iterdir()): out.rmdir()   # leave no empty run folder behind
+        raise
+    bs = s['batch_size']
+    threads = args.threads or (1 if device.type == 'cpu' and bs <= 32 else None)
+    if threads: torch.set_num_threads(threads)         # small batches: one thread is faster than several fighting
+    if classic:
+        train_dl = classic_loader(train, bs, shuffle=True, num_workers=2, seed=s['seed'])
+        test_dl = classic_loader(test, bs, shuffle=False, num_workers=2)
+    else:
+        train_dl = FastLoader(train, bs, shuffle=True, device=device, seed=s['seed'])
+        test_dl = FastLoader(test, max(bs, 1000), shuffle=False, device=device, seed=0)
+    note = ' -- generated offline images, NOT CIFAR-10' if train.source == 'synthetic' else f" (from {s['root']})"
+    print(f"dataset: {train.source}{note}: {len(train)} training / {len(test)} test images")
+    print(f"recipe: tutorial -- Net ({sum(p.numel() for p in model.parameters()):,} parameters), CrossEntropyLoss, "
+          f"SGD(lr={s['lr']}, momentum={s['momentum']}), batch size {bs}, {s['epochs']} epoch(s), seed {s['seed']}")
+    print(f"device: {device} ({torch.get_num_threads()} thread(s)), loader: {s['loader']}, run folder: {out}" +
+          (f" (resuming after epoch {ckpt['epoch']}, step {ckpt['step']})" if ckpt else ''), flush=True)
+    meta = dict(dataset=train.source, recipe='tutorial', epochs=s['epochs'], seed=s['seed'], batch_size=bs, lr=s['lr'],
+                momentum=s['momentum'], loader=s['loader'], root=str(s['root']), verify=s['verify'],
+                n_train=s['n_train'], n_test=s['n_test'], classes=list(train.classes), threads=torch.get_num_threads())
+    before = ckpt['meta'].get('train_time_s', 0.0) if ckpt else 0.0
+    if ckpt is not None and ckpt['epoch'] >= s['epochs']:   # stopped during the final evaluation: nothing left to train
+        result = FitResult(model, None, History(**ckpt['history']), ckpt['epoch'])
+    else:
+        result = fit(model, train_dl, epochs=s['epochs'], lr=s['lr'], momentum=s['momentum'], device=device,
+                     print_every=args.print_every, progress=not args.no_progress, resume=ckpt)
+        result.train_time_s += before
+        save_checkpoint(out / 'checkpoint.pth', model, result, **dict(meta, train_time_s=result.train_time_s))
+    if result.interrupted:
+        print(f"\ninterrupted after {result.epochs_done} epoch(s) and {result.step} more mini-batch(es); saved a checkpoint "
+              f"to {out / 'checkpoint.pth'}\ncontinue with: cifar-tutorial train --out {out} --resume", file=sys.stderr)
+        return 130
+    ev = evaluate(model, test_dl, device, classes=train.classes)
+    print(f"\naccuracy of the network on the {ev.n} test images: {ev.accuracy:.1f} %")
+    print(ev.table())
+    wall = time.perf_counter() - t0
+    save_run(out, model, result, ev, test_loader=test_dl, device=str(device), wall_time_s=wall,
+             **dict(meta, n_train_images=len(train), resumed=ckpt is not None))
+    print(f"\ntrained in {result.train_time_s:.1f} s ({wall:.1f} s in all); wrote metrics.json, weights.pth, "
+          f"checkpoint.pth and 4 plots to {out}")
+    return 0
+
+def cmd_train(args) -> int:
+    "Train the CIFAR-10 `Net` (tutorial recipe by default) and write a run folder."
+    t0 = time.perf_counter()
+    _check_train_args(args)
+    from cifar_tutorial.train import _resolve_device   # becomes cifar_tutorial.device once lesson 05 lands
+    device = _resolve_device(args.device)              # an unknown or absent device is refused before any work
+    if args.recipe == 'fast':                          # the faster recipe lives in cifar_tutorial.recipes
+        if importlib.util.find_spec('cifar_tutorial.recipes') is None:
+            raise UsageError("the fast recipe is not available in this version (no cifar_tutorial.recipes); use --recipe tutorial.")
+        from cifar_tutorial.recipes import train_fast_cli
+        return train_fast_cli(args)
+    return _train_tutorial(args, device, t0)
+
+def _add_train_args(p: argparse.ArgumentParser):
+    _add_data_args(p)
+    p.add_argument('--recipe', default='tutorial', choices=['tutorial', 'fast'],
+                   help="'tutorial': the tutorial's settings (default); 'fast': the faster recipe of cifar_tutorial.recipes")
+    p.add_argument('--epochs', type=int, help='passes over the training set (tutorial: 2)')
+    p.add_argument('--batch-size', type=int, help='images per mini-batch (tutorial: 4)')
+    p.add_argument('--lr', type=float, help='SGD learning rate (tutorial: 0.001)')
+    p.add_argument('--momentum', type=float, help='SGD momentum (tutorial: 0.9)')
+    p.add_argument('--seed', type=int, help='seed for the initial weights and the batch order (default: 0)')
+    p.add_argument('--device', default='auto', help="auto | cpu | cuda | cuda:N | mps (auto: cuda, then mps, then cpu)")
+    p.add_argument('--loader', choices=['classic', 'fast'],
+                   help="'fast': batches from memory (default); 'classic': torchvision transforms + DataLoader, as in the tutorial")
+    p.add_argument('--out', help='run folder (default: a new time-stamped folder under runs/); never overwritten')
+    p.add_argument('--resume', action='store_true', help='continue the interrupted run in --out from its checkpoint')
+    a = p.add_argument_group('advanced')
+    a.add_argument('--n-train', type=int, help='use only this many training images (quick trials and tests)')
+    a.add_argument('--n-test', type=int, help='use only this many test images')
+    a.add_argument('--print-every', type=int, default=2000, help='print the mean loss every N mini-batches (default 2000, 0: never)')
+    a.add_argument('--no-progress', action='store_true', help='no progress bar')
+    a.add_argument('--threads', type=int, help="CPU threads for PyTorch (default: 1 on the CPU for mini-batches up to 32, "
+                   "where more threads slow each step down; else PyTorch's default)")
+
+# %% ../nbs/api/cli.ipynb #c008
 def build_parser() -> argparse.ArgumentParser:
     "The `cifar-tutorial` argument parser, with one sub-command per job."
     p = argparse.ArgumentParser(prog='cifar-tutorial', description="The cifar_tutorial course from the command line.")
@@ -66,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument('--download', action='store_true', help='download CIFAR-10 if it is not in --root')
     d.add_argument('--out', default='samples.png', help='where to save the sample grid (default: samples.png)')
     d.set_defaults(func=cmd_data)
+    t = sub.add_parser('train', help='train the CIFAR-10 Net (tutorial recipe) and save metrics, weights and plots')
+    _add_train_args(t)
+    t.set_defaults(func=cmd_train)
     return p
 
 def main(argv=None) -> int:

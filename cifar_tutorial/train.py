@@ -437,13 +437,14 @@ def save_run(out: str | Path, model: nn.Module, result: FitResult, evaluation: E
     h = result.history
     metrics = dict(test_accuracy=evaluation.accuracy, test_loss=evaluation.loss,
                    per_class_accuracy=evaluation.per_class, classes=evaluation.classes,
-                   confusion_matrix=evaluation.confusion.tolist(), n_test=evaluation.n,
+                   confusion_matrix=evaluation.confusion.tolist(), n_test_images=evaluation.n,
                    loss_history=dict(per_step=h.step_loss, per_epoch=h.epoch_loss, printed=h.printed,
                                      print_every=h.print_every),
                    eval_accuracy_per_epoch=h.eval_accuracy,
                    dataset=dataset, recipe=recipe, epochs=epochs, device=str(device),
-                   wall_time_s=round(wall_time_s, 2), train_time_s=round(result.train_time_s, 2),
-                   **extra, versions=versions(), finished=datetime.now().isoformat(timespec='seconds'))
+                   wall_time_s=round(wall_time_s, 2), train_time_s=round(result.train_time_s, 2))
+    for k, v in extra.items(): metrics.setdefault(k, v)      # settings of the run (seed, batch_size, lr, ...)
+    metrics.update(versions=versions(), finished=datetime.now().isoformat(timespec='seconds'))
     _atomic_write(out / 'weights.pth', lambda tmp: torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp))
     _savefig(plot_loss(h, title=f'Training loss ({dataset}, {recipe} recipe)'), out / 'loss_curve.png')
     _savefig(plot_per_class(evaluation), out / 'per_class_accuracy.png')
