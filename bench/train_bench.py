@@ -1,0 +1,73 @@
+#!/usr/bin/env python
+"""Training benchmark: the tutorial's own script against `cifar-tutorial train --loader fast`, side by side.
+
+Both train the tutorial's recipe unchanged (the Net, CrossEntropyLoss, SGD lr 0.001 momentum 0.9,
+batch size 4, 2 epochs) on the same data, one after the other in this run. Each is a whole program
+started fresh, so its wall time counts everything a user waits for: start-up, loading the data,
+training and testing. We print the wall time and test accuracy of each and the speed-up.
+
+    python bench/train_bench.py --root /tmp/cifar --no-verify                    # real CIFAR-10 (a local copy)
+    python bench/train_bench.py --dataset synthetic --n-train 400 --n-test 100 --epochs 1   # a quick smoke run
+
+The machine should be otherwise idle: other jobs on the same cores distort both timings.
+"""
+import argparse, json, os, platform, re, subprocess, sys, tempfile, time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def timed(cmd):
+    "Run `cmd`, echo its output, and return (wall seconds, stdout)."
+    start = time.perf_counter()
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    sys.stdout.write(r.stdout)
+    if r.returncode != 0:
+        sys.stderr.write(r.stderr)
+        raise SystemExit(f"failed (exit {r.returncode}): {' '.join(cmd)}")
+    return wall, r.stdout
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--dataset', default='cifar10', choices=['cifar10', 'synthetic'])
+    p.add_argument('--root', default='data', help='folder holding cifar-10-batches-py (default: data)')
+    p.add_argument('--no-verify', action='store_true', help='a local CIFAR-10 copy whose checksums differ (e.g. a re-encode)')
+    p.add_argument('--epochs', type=int, default=2)
+    p.add_argument('--n-train', type=int, help='use only this many training images (smoke runs)')
+    p.add_argument('--n-test', type=int, help='use only this many test images')
+    p.add_argument('--json', help='also write the results to this JSON file')
+    a = p.parse_args(argv)
+    common = ['--dataset', a.dataset, '--root', a.root, '--epochs', str(a.epochs)]
+    common += ['--no-verify'] * a.no_verify
+    common += ['--n-train', str(a.n_train)] * bool(a.n_train) + ['--n-test', str(a.n_test)] * bool(a.n_test)
+    import torch
+    print(f"torch {torch.__version__}, {os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}; "
+          f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
+
+    print("\n=== the tutorial's script (torchvision Dataset + DataLoader, num_workers=2) ===", flush=True)
+    t_tut, out = timed([sys.executable, str(HERE / 'tutorial_script.py'), *common])
+    tut = json.loads(re.search(r'^RESULT (.*)$', out, re.M).group(1))
+
+    print(f"\n=== cifar-tutorial train --loader fast (load average before: {os.getloadavg()[0]:.2f}) ===", flush=True)
+    with tempfile.TemporaryDirectory() as d:
+        cmd = [sys.executable, '-c', 'import sys; from cifar_tutorial.cli import main; sys.exit(main())',
+               'train', '--loader', 'fast', '--no-progress', '--out', str(Path(d) / 'run'), *common]
+        t_fast, _ = timed(cmd)
+        ours = json.loads((Path(d) / 'run' / 'metrics.json').read_text())
+
+    res = dict(tutorial=dict(wall_time_s=round(t_tut, 1), test_accuracy=tut['test_accuracy'], train_time_s=tut['train_time_s']),
+               fast=dict(wall_time_s=round(t_fast, 1), test_accuracy=ours['test_accuracy'], train_time_s=ours['train_time_s']),
+               ratio=round(t_tut / t_fast, 2), dataset=a.dataset, epochs=a.epochs, torch=torch.__version__,
+               cores=os.cpu_count(), load_average_after=round(os.getloadavg()[0], 2))
+    print(f"\n{'':28} {'wall time':>10} {'train time':>11} {'test accuracy':>14}")
+    print(f"{'tutorial script':28} {t_tut:>9.1f}s {tut['train_time_s']:>10.1f}s {tut['test_accuracy']:>13.1f}%")
+    print(f"{'cifar-tutorial --loader fast':28} {t_fast:>9.1f}s {ours['train_time_s']:>10.1f}s {ours['test_accuracy']:>13.1f}%")
+    print(f"speed-up (wall time): {res['ratio']:.1f}x   (load average after: {res['load_average_after']})")
+    if a.json: Path(a.json).write_text(json.dumps(res, indent=1))
+    return res
+
+
+if __name__ == '__main__':
+    main()
