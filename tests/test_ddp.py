@@ -1,0 +1,94 @@
+"Tests for cifar_tutorial.ddp: 2 gloo processes train in lock-step; bad set-ups fail clearly."
+import json, os, subprocess, sys, time
+
+import pytest
+import torch
+
+from cifar_tutorial import ddp
+from cifar_tutorial.ddp import ddp_backend, ddp_device, shard_indices
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')
+ENV = {**os.environ, 'OMP_NUM_THREADS': '1'}
+
+
+def torchrun(n, *args, timeout=120):
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', str(n),
+           '-m', 'cifar_tutorial.ddp', *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=ENV)
+
+
+def test_ddp_two_gloo_processes_end_with_identical_weights(tmp_path):
+    t = time.perf_counter()
+    r = torchrun(2, '--device', 'cpu', '--dataset', 'synthetic', '--n-train', '512', '--n-test', '128',
+                 '--batch-size', '32', '--max-steps', '5', '--lr', '0.05', '--out', str(tmp_path))
+    assert r.returncode == 0, r.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f'rank{k}.json').read_text()) for k in (0, 1)]
+    assert [x['rank'] for x in ranks] == [0, 1] and all(x['world_size'] == 2 and x['backend'] == 'gloo' for x in ranks)
+    assert ranks[0]['steps'] == ranks[1]['steps'] == 5
+    assert ranks[0]['checksum'] == ranks[1]['checksum']            # every rank holds exactly the same weights
+    assert ranks[0]['final_loss'] != ranks[1]['final_loss']         # ... although each saw different images
+    torch.manual_seed(0)
+    from cifar_tutorial.models import Net
+    assert ranks[0]['checksum'] != ddp.weights_checksum(Net())      # and they did train
+    assert 'test_accuracy' in ranks[0] and (tmp_path / 'weights.pth').is_file()
+    assert time.perf_counter() - t < 60
+
+
+def test_ddp_single_process_without_torchrun(tmp_path, monkeypatch):
+    for k in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR'): monkeypatch.delenv(k, raising=False)
+    torch.set_num_threads(1)
+    res = ddp.train_ddp('synthetic', n_train=256, n_test=64, batch_size=32, max_steps=3, device='cpu', log=None)
+    assert res['world_size'] == 1 and res['backend'] is None and res['steps'] == 3
+
+
+def test_shards_are_disjoint_equal_and_cover_the_epoch():
+    n, w = 103, 4
+    shards = [shard_indices(n, r, w, epoch=2, seed=1) for r in range(w)]
+    assert len({len(s) for s in shards}) == 1 and len(shards[0]) == n // w
+    allidx = torch.cat(shards)
+    assert len(set(allidx.tolist())) == len(allidx)                  # no image in two shards
+    assert not torch.equal(shard_indices(n, 0, w, 0, 1), shard_indices(n, 0, w, 1, 1))   # a new order each epoch
+    with pytest.raises(ValueError, match='rank must be in'):
+        shard_indices(n, 4, 4, 0)
+
+
+def test_backend_choice():
+    assert ddp_backend(torch.device('cpu')) == 'gloo'
+    assert ddp_backend(torch.device('cuda', 0)) == 'nccl'
+
+
+def test_more_processes_than_gpus_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 2)
+    assert ddp_device('cuda', local_rank=1, world_size=2) == torch.device('cuda', 1)
+    with pytest.raises(ValueError, match=r'4 processes per node but only 2 GPU\(s\).*--nproc_per_node 2.*--device cpu'):
+        ddp_device('cuda', local_rank=0, world_size=4)
+
+
+def test_ddp_asking_for_cuda_without_one_fails_before_training(tmp_path):
+    if torch.cuda.is_available(): pytest.skip('this machine has CUDA')
+    r = torchrun(1, '--device', 'cuda', '--dataset', 'synthetic', '--n-train', '64')
+    assert r.returncode != 0 and 'CUDA is not available' in r.stderr and '--device cpu' in r.stderr
+
+
+def test_ddp_too_few_images_per_process(tmp_path):
+    r = torchrun(2, '--device', 'cpu', '--dataset', 'synthetic', '--n-train', '40', '--n-test', '16', '--batch-size', '32')
+    assert r.returncode != 0 and 'fewer than one batch' in r.stderr
+
+
+@cuda
+def test_ddp_gpu_nccl_one_process_per_gpu(tmp_path):
+    n = torch.cuda.device_count()
+    r = torchrun(n, '--device', 'cuda', '--dataset', 'synthetic', '--n-train', '2048', '--n-test', '256', '--max-steps', '5',
+                 '--out', str(tmp_path))
+    assert r.returncode == 0, r.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f'rank{k}.json').read_text()) for k in range(n)]
+    assert all(x['backend'] == 'nccl' and x['device'] == f'cuda:{k}' for k, x in enumerate(ranks))
+    assert len({x['checksum'] for x in ranks}) == 1
+
+
+@cuda
+def test_ddp_gpu_more_processes_than_gpus_fails_clearly():
+    n = torch.cuda.device_count()
+    r = torchrun(n + 1, '--device', 'cuda', '--dataset', 'synthetic', '--n-train', '256', '--max-steps', '1')
+    assert r.returncode != 0 and f'only {n} GPU(s)' in r.stderr
