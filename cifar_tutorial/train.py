@@ -18,43 +18,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from .device import best_device
+
 # %% auto #0
-__all__ = ['DEVICES', 'CHECKPOINT_FORMAT', 'RUN_FILES', 'seed_everything', 'versions', 'History', 'FitResult', 'fit',
-           'Evaluation', 'evaluate', 'plot_loss', 'plot_per_class', 'plot_confusion', 'plot_predictions',
-           'save_checkpoint', 'load_checkpoint', 'prepare_out_dir', 'save_run']
+__all__ = ['CHECKPOINT_FORMAT', 'RUN_FILES', 'seed_everything', 'versions', 'History', 'FitResult', 'fit', 'Evaluation',
+           'evaluate', 'plot_loss', 'plot_per_class', 'plot_confusion', 'plot_predictions', 'save_checkpoint',
+           'load_checkpoint', 'prepare_out_dir', 'save_run']
 
-# %% ../nbs/api/train.ipynb #c007
-DEVICES = ('auto', 'cpu', 'cuda', 'mps')
-
-def _mps_available() -> bool:
-    mps = getattr(torch.backends, 'mps', None)
-    return bool(mps is not None and mps.is_available())
-
-def _resolve_device(device: str | torch.device = 'auto') -> torch.device:
-    "Turn 'auto' | 'cpu' | 'cuda' | 'cuda:N' | 'mps' into a `torch.device` this machine has (a stand-in until `cifar_tutorial.device`)."
-    if isinstance(device, torch.device): device = str(device)
-    name = str(device).strip().lower()
-    if name == 'auto':
-        if torch.cuda.is_available(): return torch.device('cuda')
-        if _mps_available(): return torch.device('mps')
-        return torch.device('cpu')
-    kind, _, index = name.partition(':')
-    if kind not in DEVICES[1:] or (index and (not index.isdigit() or kind != 'cuda')):
-        raise ValueError(f"unknown device '{device}': choose auto, cpu, cuda (or cuda:N) or mps.")
-    if kind == 'cuda':
-        if not torch.cuda.is_available():
-            why = "this PyTorch was built without CUDA" if torch.version.cuda is None else "no NVIDIA GPU was found"
-            raise ValueError(f"device 'cuda' is not available on this machine ({why}). "
-                             "Use --device cpu (device='cpu'), or --device auto to pick the best device present.")
-        if index and int(index) >= torch.cuda.device_count():
-            raise ValueError(f"device '{name}' does not exist: this machine has {torch.cuda.device_count()} GPU(s), "
-                             f"cuda:0 to cuda:{torch.cuda.device_count() - 1}.")
-    if kind == 'mps' and not _mps_available():
-        raise ValueError("device 'mps' (Apple GPU) is not available on this machine. "
-                         "Use --device cpu (device='cpu'), or --device auto to pick the best device present.")
-    return torch.device(name)
-
-# %% ../nbs/api/train.ipynb #c011
+# %% ../nbs/api/train.ipynb #c010
 def seed_everything(seed: int) -> None:
     "Seed Python's, NumPy's and PyTorch's random generators with `seed`."
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
@@ -71,7 +42,7 @@ def versions() -> dict:
              numpy=np.__version__, cifar_tutorial=__version__, platform=f"{platform.system()} {platform.machine()}")
     return {k: str(x) for k, x in v.items()}   # plain strings (torch.__version__ is a str subclass) keep files loadable
 
-# %% ../nbs/api/train.ipynb #c014
+# %% ../nbs/api/train.ipynb #c013
 @dataclass
 class History:
     "Losses recorded by `fit`."
@@ -95,7 +66,7 @@ class FitResult:
     train_time_s: float = 0.0                 # seconds spent in this call of `fit`
     loader_rng: Optional[torch.Tensor] = None # the batch-order generator's state at the start of the unfinished epoch
 
-# %% ../nbs/api/train.ipynb #c016
+# %% ../nbs/api/train.ipynb #c015
 def _loader_generator(loader) -> Optional[torch.Generator]:
     "The torch.Generator that shuffles `loader` (FastLoader: `.gen`; DataLoader: `.generator`), if any."
     g = getattr(loader, 'gen', None)
@@ -120,7 +91,7 @@ def _positive_int(name: str, v) -> int:
         raise ValueError(f"{name} must be a whole number of at least 1, got {v!r}")
     return int(v)
 
-# %% ../nbs/api/train.ipynb #c017
+# %% ../nbs/api/train.ipynb #c016
 def fit(model: nn.Module,
         train_loader,                              # yields (images, labels) mini-batches
         epochs: int = 2,                           # passes over the training set
@@ -128,7 +99,7 @@ def fit(model: nn.Module,
         momentum: float = 0.9,                     # SGD momentum (ignored with `opt_func`)
         opt_func: Optional[Callable] = None,       # params -> optimiser, called after the model is on `device`
         loss_func: Optional[Callable] = None,      # default: nn.CrossEntropyLoss()
-        device: str | torch.device = 'cpu',        # 'auto' | 'cpu' | 'cuda' | 'cuda:N' | 'mps'
+        device: str | torch.device = 'cpu',        # 'auto' | 'cpu' | 'cuda' | 'cuda:N' | 'mps' (see `best_device`)
         eval_loader=None,                          # if given, test accuracy after every epoch
         print_every: int = 2000,                   # print the mean loss every this many mini-batches (0: never)
         progress: bool = True,                     # show a progress bar
@@ -144,7 +115,7 @@ def fit(model: nn.Module,
         raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
     steps_per_epoch = len(train_loader)
     if steps_per_epoch == 0: raise ValueError("train_loader yields no mini-batches: the training set is empty.")
-    device = _resolve_device(device)
+    device = best_device(device)
     model.to(device)                                   # 1. move the model first ...
     opt = opt_func(model.parameters()) if opt_func else torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
     loss_func = loss_func if loss_func is not None else nn.CrossEntropyLoss()   # 2. ... then build the optimiser
@@ -154,7 +125,7 @@ def fit(model: nn.Module,
         opt.load_state_dict(resume['optimizer'])
         hist = History(**resume['history']); hist.print_every = print_every
         start_epoch, start_step, rng_state = resume['epoch'], resume['step'], resume.get('loader_rng')
-        if start_epoch > epochs or (start_epoch == epochs and start_step):
+        if start_epoch >= epochs:
             raise ValueError(f"the checkpoint has already trained {start_epoch} epoch(s); ask for more than that.")
         if gen is not None and rng_state is not None: gen.set_state(rng_state)
     done, step, interrupted = start_epoch, start_step, False
@@ -198,7 +169,7 @@ def fit(model: nn.Module,
     if gen is not None and step == 0: rng_state = gen.get_state()   # the next epoch starts from here
     return FitResult(model, opt, hist, done, step, interrupted, time.perf_counter() - t0, rng_state)
 
-# %% ../nbs/api/train.ipynb #c025
+# %% ../nbs/api/train.ipynb #c024
 @dataclass
 class Evaluation:
     "Results of `evaluate`; accuracies are percentages."
@@ -220,7 +191,7 @@ class Evaluation:
         rows.append(f"{'all':>10}  {self.accuracy:6.1f} %  {self.correct:>7} / {self.n:<6}")
         return '\n'.join(rows)
 
-# %% ../nbs/api/train.ipynb #c026
+# %% ../nbs/api/train.ipynb #c025
 def _classes_of(loader) -> Optional[list]:
     c = getattr(loader, 'classes', None) or getattr(getattr(loader, 'dataset', None), 'classes', None)
     return list(c) if c else None
@@ -229,7 +200,7 @@ def _classes_of(loader) -> Optional[list]:
 def evaluate(model: nn.Module, loader, device: str | torch.device | None = None,
              classes: Optional[Sequence[str]] = None) -> Evaluation:
     "Accuracy (overall and per class), mean loss and confusion matrix of `model` over every batch of `loader`."
-    device = next(model.parameters()).device if device is None else _resolve_device(device)
+    device = next(model.parameters()).device if device is None else best_device(device)
     classes = list(classes) if classes is not None else _classes_of(loader)
     was_training = model.training
     model.to(device).eval()                         # eval mode: matters for dropout / batch norm
@@ -254,7 +225,7 @@ def evaluate(model: nn.Module, loader, device: str | torch.device | None = None,
     per_class = {c: (100 * int(conf[i, i]) / int(conf[i].sum()) if conf[i].sum() else None) for i, c in enumerate(classes)}
     return Evaluation(100 * correct / n, per_class, conf, classes, loss_sum / n, n, correct)
 
-# %% ../nbs/api/train.ipynb #c033
+# %% ../nbs/api/train.ipynb #c032
 def _history_dict(history) -> dict:
     return history.as_dict() if isinstance(history, History) else dict(history)
 
@@ -322,7 +293,7 @@ def plot_predictions(model: nn.Module, loader, classes: Optional[Sequence[str]] 
     from cifar_tutorial.data import show_batch
     n = _positive_int('n', n)
     classes = list(classes) if classes is not None else _classes_of(loader)
-    device = next(model.parameters()).device if device is None else _resolve_device(device)
+    device = next(model.parameters()).device if device is None else best_device(device)
     xs, ys = [], []
     for x, y in loader:
         xs.append(x); ys.append(y)
@@ -332,10 +303,12 @@ def plot_predictions(model: nn.Module, loader, classes: Optional[Sequence[str]] 
     try: pred = model(x.to(device)).argmax(1).cpu()
     finally: model.train(was_training)
     ok = int((pred == y).sum())
-    return show_batch(x.cpu(), y, classes, preds=pred,
-                      title=title or f"predicted (true): {ok} of {len(y)} right")
+    fig = show_batch(x.cpu(), y, classes, preds=pred, title=title or f"predicted (true): {ok} of {len(y)} right")
+    w, h = fig.get_size_inches()
+    fig.set_size_inches(w, h * 1.18); fig.tight_layout()   # room for the two-line titles between rows
+    return fig
 
-# %% ../nbs/api/train.ipynb #c039
+# %% ../nbs/api/train.ipynb #c038
 CHECKPOINT_FORMAT = 'cifar_tutorial.checkpoint/1'
 
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
@@ -399,7 +372,7 @@ def load_checkpoint(path: str | Path, model: Optional[nn.Module] = None, map_loc
         model.load_state_dict(ckpt['model'])
     return ckpt
 
-# %% ../nbs/api/train.ipynb #c045
+# %% ../nbs/api/train.ipynb #c044
 RUN_FILES = ('metrics.json', 'weights.pth', 'checkpoint.pth', 'loss_curve.png', 'per_class_accuracy.png',
              'confusion_matrix.png', 'predictions.png')
 
