@@ -23,7 +23,8 @@ import torchvision.transforms as transforms
 
 
 class CIFAR10NoVerify(torchvision.datasets.CIFAR10):
-    "torchvision's CIFAR10 without the checksum test, for a local copy whose files were re-encoded."
+    "torchvision's CIFAR10 without the checksum tests, for a local copy whose files were re-encoded."
+    meta = {**torchvision.datasets.CIFAR10.meta, 'md5': None}   # md5=None: only check that the file exists
     def _check_integrity(self): return True
 
 
