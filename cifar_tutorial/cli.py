@@ -188,6 +188,9 @@ def cmd_train(args) -> int:
     _check_train_args(args)
     from cifar_tutorial.device import best_device
     device = best_device(args.device)                  # an unknown or absent device is refused before any work
+    fast_only = [f for f, v in (('--size', args.size), ('--tta', args.tta), ('--compile', args.compile)) if v]
+    if fast_only and args.recipe != 'fast':
+        raise UsageError(f"{', '.join(fast_only)} only apply to the fast recipe: add --recipe fast, or leave them out.")
     if args.recipe == 'fast':                          # the faster recipe lives in cifar_tutorial.recipes
         if importlib.util.find_spec('cifar_tutorial.recipes') is None:
             raise UsageError("the fast recipe is not available in this version (no cifar_tutorial.recipes); use --recipe tutorial.")
@@ -216,6 +219,10 @@ def _add_train_args(p: argparse.ArgumentParser):
     a.add_argument('--no-progress', action='store_true', help='no progress bar')
     a.add_argument('--threads', type=int, help="CPU threads for PyTorch (default: 1 on the CPU for mini-batches up to 32, "
                    "where more threads slow each step down; else PyTorch's default)")
+    f = p.add_argument_group('fast recipe (only with --recipe fast; see cifar_tutorial.recipes)')
+    f.add_argument('--size', help="network size of the fast recipe: auto (large on a GPU, small on a CPU), large, small or tiny")
+    f.add_argument('--tta', type=int, help='test-time augmentation level: 0 none, 1 flip, 2 flip and shifts')
+    f.add_argument('--compile', action='store_true', help='torch.compile the model (worth it on a GPU)')
 
 # %% ../nbs/api/cli.ipynb #c008
 def build_parser() -> argparse.ArgumentParser:

@@ -117,7 +117,8 @@ def fit(model: nn.Module,
     if steps_per_epoch == 0: raise ValueError("train_loader yields no mini-batches: the training set is empty.")
     device = best_device(device)
     model.to(device)                                   # 1. move the model first ...
-    opt = opt_func(model.parameters()) if opt_func else torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    opt = (opt_func(model.parameters()) if opt_func else     # foreach: one call per step for all tensors (same numbers)
+           torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, foreach=True))
     loss_func = loss_func if loss_func is not None else nn.CrossEntropyLoss()   # 2. ... then build the optimiser
     hist, start_epoch, start_step, rng_state = History(print_every=print_every, steps_per_epoch=steps_per_epoch), 0, 0, None
     gen = _loader_generator(train_loader)
@@ -262,9 +263,9 @@ def plot_per_class(evaluation: Evaluation, ax=None, title: str = 'Accuracy per c
     ax.bar_label(bars, fmt='%.0f', fontsize=8)
     ax.axhline(evaluation.accuracy, color='k', ls='--', lw=1, label=f'overall {evaluation.accuracy:.1f} %')
     ax.axhline(100 / len(names), color='r', ls=':', lw=1, label=f'chance {100 / len(names):.0f} %')
-    ax.set_ylim(0, 105); ax.set_ylabel('accuracy (%)'); ax.set_title(title)
+    ax.set_ylim(0, 118); ax.set_yticks(range(0, 101, 20)); ax.set_ylabel('accuracy (%)'); ax.set_title(title)
     ax.tick_params(axis='x', labelrotation=45)
-    ax.legend(loc='lower right', fontsize=8)
+    ax.legend(loc='upper center', ncol=2, fontsize=8)   # above the bars
     fig.tight_layout()
     return fig
 

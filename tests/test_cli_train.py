@@ -215,10 +215,16 @@ def test_fast_recipe_dispatch(tmp_path, monkeypatch):
     got = {}
     fake = types.ModuleType('cifar_tutorial.recipes')
     fake.__spec__ = importlib.machinery.ModuleSpec('cifar_tutorial.recipes', None)
-    fake.train_fast_cli = lambda args: got.setdefault('args', args) and 0
+    fake.train_fast_cli = lambda args: got.update(args=args) or 0
     monkeypatch.setitem(sys.modules, 'cifar_tutorial.recipes', fake)
     assert cli.main(['train', '--recipe', 'fast', '--dataset', 'synthetic', '--out', str(tmp_path / 'f')]) == 0
     assert got['args'].recipe == 'fast' and got['args'].epochs is None and got['args'].out == str(tmp_path / 'f')
+    assert cli.main(['train', '--recipe', 'fast', '--size', 'tiny', '--tta', '1', '--out', str(tmp_path / 'g')]) == 0
+    assert (got['args'].size, got['args'].tta, got['args'].out) == ('tiny', 1, str(tmp_path / 'g'))
+
+
+def test_fast_recipe_flags_need_the_fast_recipe(tmp_path):
+    assert '--size only apply to the fast recipe' in one_clear_line(run(*SMALL, '--size', 'small', '--out', str(tmp_path / 'r')))
 
 
 def test_fast_recipe_missing_gives_a_clear_error(tmp_path):
