@@ -7,12 +7,12 @@ Docs: https://cifar-tutorial.github.io/cifar_tutorial/cifar_classifier.html.md""
 # %% auto #0
 __all__ = ['Net']
 
-# %% ../nbs/04_cifar_classifier.ipynb #c003
+# %% ../nbs/04_cifar_classifier.ipynb #c004
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-# %% ../nbs/04_cifar_classifier.ipynb #c006
+# %% ../nbs/04_cifar_classifier.ipynb #c032
 def _check_net_input(x) -> None:
     "Raise a clear error unless `x` is a batch of 3-channel 32x32 images, shape (N, 3, 32, 32)."
     if not isinstance(x, torch.Tensor):
@@ -28,7 +28,7 @@ def _check_net_input(x) -> None:
         msg += " This Net takes colour images; for grey (1-channel) images use LeNet from lesson 02 (cifar_tutorial.lenet)."
     raise ValueError(msg)
 
-# %% ../nbs/04_cifar_classifier.ipynb #c007
+# %% ../nbs/04_cifar_classifier.ipynb #c033
 class Net(nn.Module):
     "The tutorial's CNN for 3-channel 32x32 images: conv(3->6, 5x5), pool, conv(6->16, 5x5), pool, fc 400->120->84->10."
     input_shape = (3, 32, 32)  # the shape of one image (channels, height, width)
