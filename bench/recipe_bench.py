@@ -42,20 +42,25 @@ def main(argv=None):
     p.add_argument('--device', default='auto', help="the fast recipe's device (the tutorial's script always uses the CPU)")
     p.add_argument('--n-train', type=int, help='use only this many training images (smoke runs)')
     p.add_argument('--n-test', type=int, help='use only this many test images')
+    p.add_argument('--threads', type=int, default=None,
+                   help='CPU threads for both programs (OMP_NUM_THREADS; default: PyTorch\'s choice). On a busy machine, '
+                        '1 keeps both from losing time to threads that wait for each other')
     p.add_argument('--skip-tutorial', action='store_true', help='run only the fast recipe (no ratio)')
     p.add_argument('--json', help='also write the results to this JSON file')
     a = p.parse_args(argv)
     data = ['--dataset', a.dataset, '--root', a.root] + ['--no-verify'] * a.no_verify
     data += ['--n-train', str(a.n_train)] * bool(a.n_train) + ['--n-test', str(a.n_test)] * bool(a.n_test)
+    env = dict(os.environ, **({'OMP_NUM_THREADS': str(a.threads), 'MKL_NUM_THREADS': str(a.threads)} if a.threads else {}))
     import torch
+    if a.threads: torch.set_num_threads(a.threads)
     print(f"torch {torch.__version__}, {os.cpu_count()} CPU cores, {torch.get_num_threads()} threads, "
           f"{platform.processor() or platform.machine()}; data: {a.dataset} from {a.root}; "
           f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
-    res = dict(dataset=a.dataset, root=a.root, torch=torch.__version__, cpu_cores=os.cpu_count())
+    res = dict(dataset=a.dataset, root=a.root, torch=torch.__version__, cpu_cores=os.cpu_count(), threads=torch.get_num_threads())
 
     if not a.skip_tutorial:
         print(f"\n=== the tutorial's script ({a.tutorial_epochs} epochs, batch 4, DataLoader num_workers=2) ===", flush=True)
-        t_tut, out = timed([sys.executable, str(HERE / 'tutorial_script.py'), *data, '--epochs', str(a.tutorial_epochs)])
+        t_tut, out = timed([sys.executable, str(HERE / 'tutorial_script.py'), *data, '--epochs', str(a.tutorial_epochs)], env)
         tut = json.loads(re.search(r'^RESULT (.*)$', out, re.M).group(1))
         res['tutorial'] = dict(wall_time_s=round(t_tut, 1), test_accuracy=tut['test_accuracy'], train_time_s=tut['train_time_s'],
                                epochs=a.tutorial_epochs, load_average_before=os.getloadavg()[0])
@@ -65,7 +70,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as d:
         cmd = [sys.executable, '-m', 'cifar_tutorial.recipes', *data, '--size', a.size, '--device', a.device,
                '--runs', '1', '--json', str(Path(d) / 'fast.json')] + ['--epochs', str(a.epochs)] * (a.epochs is not None)
-        t_fast, _ = timed(cmd)
+        t_fast, _ = timed(cmd, env)
         fast = json.loads((Path(d) / 'fast.json').read_text())
     run = fast['runs'][0]
     res['fast'] = dict(wall_time_s=round(t_fast, 1), test_accuracy=run['test_accuracy'],

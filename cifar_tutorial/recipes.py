@@ -49,7 +49,7 @@ class FastConfig:
 
 SIZES = {
     'large': FastConfig(),                                                     # GPU: airbench94-sized
-    'small': FastConfig(widths=(32, 64, 128), whiten_stride=2, epochs=8, batch_size=256,
+    'small': FastConfig(widths=(32, 64, 128), whiten_stride=2, epochs=6, batch_size=256,
                         whiten_bias_epochs=0),                                  # CPU
     'tiny': FastConfig(widths=(8, 16, 32), whiten_stride=2, epochs=1, batch_size=128,
                        whiten_bias_epochs=0, tta=1),                            # tests and smoke runs
@@ -174,21 +174,21 @@ class Lookahead:
 
 # %% ../nbs/api/recipes.ipynb #c022
 @torch.no_grad()
-def tta_logits(model: Callable, x: torch.Tensor, level: int = 1, batch_size: int = 2000) -> torch.Tensor:
+def tta_logits(model: Callable, x: torch.Tensor, level: int = 1, batch_size: int = 2000, with_plain: bool = False):
     "Scores for images `x`: level 0 plain, 1 the mean over the image and its mirror, 2 also over two 1-pixel shifts."
     if level not in (0, 1, 2): raise ValueError(f"TTA level must be 0, 1 or 2, got {level!r}")
-    def mirror(xb): return 0.5 * model(xb).float() + 0.5 * model(xb.flip(-1)).float()
-    out = []
+    out, plain = [], []
     for xb in x.split(batch_size):
-        if level == 0: out.append(model(xb).float()); continue
-        logits = mirror(xb)
+        p0 = model(xb).float()                                   # the plain scores, reused by every level
+        logits = p0 if level == 0 else 0.5 * p0 + 0.5 * model(xb.flip(-1)).float()
         if level == 2:
             h, w = xb.shape[-2:]
-            p = F.pad(xb, (1, 1, 1, 1), mode='reflect')
-            shifted = 0.5 * mirror(p[..., :h, :w]) + 0.5 * mirror(p[..., 2:, 2:])   # up-left and down-right
+            pad = F.pad(xb, (1, 1, 1, 1), mode='reflect')
+            mirror = lambda v: 0.5 * model(v).float() + 0.5 * model(v.flip(-1)).float()
+            shifted = 0.5 * mirror(pad[..., :h, :w]) + 0.5 * mirror(pad[..., 2:, 2:])   # up-left and down-right
             logits = 0.5 * logits + 0.5 * shifted
-        out.append(logits)
-    return torch.cat(out)
+        out.append(logits); plain.append(p0)
+    return (torch.cat(out), torch.cat(plain)) if with_plain else torch.cat(out)
 
 # %% ../nbs/api/recipes.ipynb #c024
 @dataclass
@@ -210,12 +210,15 @@ class DeviceData:
             x = torch.as_tensor(np.asarray(ds.data))
             if x.dtype != torch.uint8 or x.ndim != 4 or x.shape[-1] != 3:
                 raise ValueError(f"expected uint8 images of shape N x H x W x 3, got {x.dtype} {tuple(x.shape)}")
-            return x.to(dev).permute(0, 3, 1, 2).float(), torch.as_tensor(np.asarray(ds.targets), dtype=torch.long).to(dev)
+            return x.to(dev), torch.as_tensor(np.asarray(ds.targets), dtype=torch.long).to(dev)
         xtr, ytr = raw(train)
         xte, yte = raw(test)
-        mean, std = xtr.mean((0, 2, 3), keepdim=True), xtr.std((0, 2, 3), keepdim=True).clamp(min=1e-3)
+        sample = xtr[:10000].reshape(-1, 3).float()                       # per-channel statistics from 10,000 images
+        mean, std = sample.mean(0).view(1, 3, 1, 1), sample.std(0).clamp(min=1e-3).view(1, 3, 1, 1)
         fmt = torch.channels_last if channels_last else torch.contiguous_format
-        norm = lambda x: ((x - mean) / std).to(dtype).contiguous(memory_format=fmt)
+        def norm(x):   # N,H,W,3 -> N,3,H,W (stored channels-last, as it already is), normalised in place
+            x = x.permute(0, 3, 1, 2).float().sub_(mean).div_(std)
+            return x.to(dtype).contiguous(memory_format=fmt)
         return cls(norm(xtr), ytr, norm(xte), yte, list(train.classes), getattr(train, 'source', 'unknown'))
 
 def load_device_data(dataset: str = 'auto', root: str | Path = 'data', verify: bool = True,
@@ -240,9 +243,11 @@ def _oom_message(cfg: FastConfig, device: torch.device, where: str) -> str:
 
 # %% ../nbs/api/recipes.ipynb #c028
 def _bf16_cpu() -> bool:
-    "Does this CPU do bf16 maths natively (AVX512-BF16 or AMX)? Emulated bf16 would be slower than fp32."
-    try: return bool(torch._C._cpu._is_avx512_bf16_supported() or torch._C._cpu._is_amx_tile_supported())
-    except Exception: return False
+    "Does this CPU do bf16 maths natively (AVX512-BF16 or AMX)? Emulated bf16 would be slower than float32."
+    try:
+        with open('/proc/cpuinfo') as f: flags = f.read()
+    except OSError: return False        # not Linux: stay with float32 on the CPU
+    return ' avx512_bf16' in flags or ' amx_bf16' in flags
 
 @dataclass
 class FastResult:
@@ -367,8 +372,7 @@ class FastRecipe:
         try:
             with Timer(dev) as t_eval, autocast():
                 model.eval()
-                plain = tta_logits(self.forward, data.x_test, 0)
-                logits = tta_logits(self.forward, data.x_test, c.tta) if c.tta else plain
+                logits, plain = tta_logits(self.forward, data.x_test, c.tta, with_plain=True)   # one pass for both
         except Exception as e:
             if is_out_of_memory(e): raise FastRecipeOutOfMemory(_oom_message(c, dev, 'evaluating')) from None
             raise
@@ -421,6 +425,7 @@ def train_fast_cli(args) -> int:
     dev = best_device(getattr(args, 'device', 'auto') or 'auto')
     cfg = _cfg_from_args(args, dev)
     seed = getattr(args, 'seed', None) or 0
+    if getattr(args, 'threads', None): torch.set_num_threads(args.threads)   # --threads: CPU threads for PyTorch
     out = prepare_out_dir(getattr(args, 'out', None))
     try:
         recipe = FastRecipe(cfg, dev)

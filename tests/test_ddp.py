@@ -1,5 +1,5 @@
 "Tests for cifar_tutorial.ddp: 2 gloo processes train in lock-step; bad set-ups fail clearly."
-import json, os, subprocess, sys, time
+import json, os, signal, subprocess, sys, time
 
 import pytest
 import torch
@@ -14,7 +14,14 @@ ENV = {**os.environ, 'OMP_NUM_THREADS': '1'}
 def torchrun(n, *args, timeout=120):
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', str(n),
            '-m', 'cifar_tutorial.ddp', *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=ENV)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)                 # torchrun and every worker it started
+        out, err = p.communicate()
+        pytest.fail(f"torchrun did not finish in {timeout} s:\n{err[-3000:]}")
+    return subprocess.CompletedProcess(cmd, p.returncode, out, err)
 
 
 def test_ddp_two_gloo_processes_end_with_identical_weights(tmp_path):

@@ -99,6 +99,8 @@ def test_tta_averages_views():
     mirror = lambda z: 0.5 * (model(z) + model(z.flip(-1)))
     want = 0.5 * mirror(x) + 0.25 * mirror(p[..., :32, :32]) + 0.25 * mirror(p[..., 2:, 2:])
     assert torch.allclose(tta_logits(model, x, 2, batch_size=4), want, atol=1e-5)
+    both, p0 = tta_logits(model, x, 2, batch_size=4, with_plain=True)
+    assert torch.allclose(both, want, atol=1e-5) and torch.allclose(p0, plain, atol=1e-6)
     with pytest.raises(ValueError, match='TTA level'):
         tta_logits(model, x, 3)
 
