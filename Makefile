@@ -36,7 +36,7 @@ pytest:
 # Offline build of the website (nbdev-proc-nbs + smalldocs --strict) into _docs/; pytest's browser test then checks it.
 docs:
 	@if ! $(PY) -c "import smalldocs" 2>/dev/null; then echo "skipped: the offline docs build needs smalldocs (Python 3.11+)"; exit 0; fi; \
-	$(PY) -m cifar_tutorial.docs_build build || { echo "FAIL: the docs site did not build. Fix what is listed above (a broken link names its page), then 'make docs'."; exit 1; }
+	$(PY) -m cifar_tutorial.docs_build build --final || { echo "FAIL: the docs site did not build. Fix what is listed above (a broken link names its page), then 'make docs'."; exit 1; }
 
 # Real CIFAR-10 by default (./data); pass e.g. BENCH_ARGS="--dataset cifar10 --root /path --no-verify".
 BENCH_ARGS ?=
