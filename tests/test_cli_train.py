@@ -105,9 +105,18 @@ def test_real_layout_with_no_verify(cifar_root, tmp_path):
     (['--device', 'tpu'], "unknown device 'tpu'"),
     (['--device', 'cuda:abc'], "unknown device 'cuda:abc'"),
 ])
-def test_bad_settings(tmp_path, args, expect):
-    r = run('--dataset', 'synthetic', *args, '--out', str(tmp_path / 'run'))
-    assert expect in one_clear_line(r)
+def test_bad_settings(tmp_path, capsys, args, expect):
+    rc = cli.main(['train', '--dataset', 'synthetic', *args, '--out', str(tmp_path / 'run')])   # in-process: quick
+    err = capsys.readouterr().err
+    assert rc == 2 and expect in err and len(err.strip().splitlines()) == 1 and 'Traceback' not in err
+    assert not (tmp_path / 'run').exists()
+
+
+@pytest.mark.parametrize('args, expect', [(['--epochs', '0'], '--epochs must be at least 1, got 0'),
+                                          (['--batch-size', '0'], '--batch-size must be at least 1, got 0'),
+                                          (['--device', 'tpu'], "unknown device 'tpu'")])
+def test_bad_settings_from_the_command_line(tmp_path, args, expect):
+    assert expect in one_clear_line(run('--dataset', 'synthetic', *args, '--out', str(tmp_path / 'run')))
     assert not (tmp_path / 'run').exists()
 
 
