@@ -17,8 +17,23 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
+def _busy_cpu_s():
+    "CPU-seconds the whole machine has been busy (Linux /proc/stat), or None elsewhere."
+    try:
+        f = [int(v) for v in open('/proc/stat').readline().split()[1:]]
+        return (sum(f) - f[3] - f[4]) / os.sysconf('SC_CLK_TCK')   # all but idle and iowait
+    except (OSError, ValueError, IndexError): return None
+
+
+def _children_cpu_s():
+    import resource
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def timed(cmd):
-    "Run `cmd`, echo its output as it comes, and return (wall seconds, stdout)."
+    "Run `cmd`, echo its output as it comes; return (wall seconds, stdout, CPU-seconds other programs used meanwhile)."
+    busy0, ours0 = _busy_cpu_s(), _children_cpu_s()
     start = time.perf_counter()
     with tempfile.TemporaryFile(mode='w+') as errf:        # a file, not a pipe: a chatty stderr cannot block the child
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errf, text=True,
@@ -32,7 +47,9 @@ def timed(cmd):
     if p.returncode != 0:
         sys.stderr.write(err)
         raise SystemExit(f"failed (exit {p.returncode}): {' '.join(cmd)}")
-    return wall, ''.join(lines)
+    busy1 = _busy_cpu_s()
+    others = None if busy0 is None else max(0.0, (busy1 - busy0) - (_children_cpu_s() - ours0))
+    return wall, ''.join(lines), others
 
 
 def main(argv=None):
@@ -49,33 +66,34 @@ def main(argv=None):
     common += ['--no-verify'] * a.no_verify
     common += ['--n-train', str(a.n_train)] * bool(a.n_train) + ['--n-test', str(a.n_test)] * bool(a.n_test)
     import torch
-    print(f"torch {torch.__version__}, {os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}; "
-          f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
+    print(f"torch {torch.__version__}, {os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}", flush=True)
 
     print("\n=== the tutorial's script (torchvision Dataset + DataLoader, num_workers=2) ===", flush=True)
-    t_tut, out = timed([sys.executable, str(HERE / 'tutorial_script.py'), *common])
+    t_tut, out, o_tut = timed([sys.executable, str(HERE / 'tutorial_script.py'), *common])
     tut = json.loads(re.search(r'^RESULT (.*)$', out, re.M).group(1))
-    loads = [os.getloadavg()[0]]
 
-    print(f"\n=== cifar-tutorial train --loader fast (load average before: {os.getloadavg()[0]:.2f}) ===", flush=True)
+    print("\n=== cifar-tutorial train --loader fast ===", flush=True)
     with tempfile.TemporaryDirectory() as d:
         cmd = [sys.executable, '-c', 'import sys; from cifar_tutorial.cli import main; sys.exit(main())',
                'train', '--loader', 'fast', '--no-progress', '--out', str(Path(d) / 'run'), *common]
-        t_fast, _ = timed(cmd)
+        t_fast, _, o_fast = timed(cmd)
         ours = json.loads((Path(d) / 'run' / 'metrics.json').read_text())
-    loads.append(os.getloadavg()[0])
 
     res = dict(tutorial=dict(wall_time_s=round(t_tut, 1), test_accuracy=tut['test_accuracy'], train_time_s=tut['train_time_s']),
                fast=dict(wall_time_s=round(t_fast, 1), test_accuracy=ours['test_accuracy'], train_time_s=ours['train_time_s']),
                ratio=round(t_tut / t_fast, 2), dataset=a.dataset, epochs=a.epochs, torch=torch.__version__,
-               cores=os.cpu_count(), load_average_after_each=[round(x, 2) for x in loads])
+               cores=os.cpu_count(), other_cpu_s=[None if o is None else round(o, 1) for o in (o_tut, o_fast)])
     print(f"\n{'':28} {'wall time':>10} {'train time':>11} {'test accuracy':>14}")
     print(f"{'tutorial script':28} {t_tut:>9.1f}s {tut['train_time_s']:>10.1f}s {tut['test_accuracy']:>13.1f}%")
     print(f"{'cifar-tutorial --loader fast':28} {t_fast:>9.1f}s {ours['train_time_s']:>10.1f}s {ours['test_accuracy']:>13.1f}%")
-    print(f"speed-up (wall time): {res['ratio']:.1f}x   (load average after each run: {', '.join(f'{x:.2f}' for x in loads)})")
-    if max(loads) > (os.cpu_count() or 1) * 0.75 + 1:
-        print(f"note: the load average reached {max(loads):.1f} on {os.cpu_count()} cores during the runs; other jobs "
-              "were competing for the CPU, so these timings are not reliable. Run again when the machine is idle.")
+    print(f"speed-up (wall time): {res['ratio']:.1f}x")
+    if o_tut is not None:
+        share = [o / t for o, t in ((o_tut, t_tut), (o_fast, t_fast))]
+        print(f"other programs on this machine used {share[0]:.2f} and {share[1]:.2f} CPU cores on average during the "
+              f"two runs (of {os.cpu_count()})")
+        if max(share) > 0.25:
+            print("note: other jobs were competing for the CPU, so these timings are not reliable. "
+                  "Run again when the machine is idle.")
     if a.json: Path(a.json).write_text(json.dumps(res, indent=1))
     return res
 
