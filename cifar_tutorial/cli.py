@@ -172,13 +172,13 @@ def _train_tutorial(args, device, t0: float) -> int:
         print(f"\ninterrupted after {result.epochs_done} epoch(s) and {result.step} more mini-batch(es); saved a checkpoint "
               f"to {out / 'checkpoint.pth'}\ncontinue with: cifar-tutorial train --out {out} --resume", file=sys.stderr)
         return 130
-    ev = evaluate(model, test_dl, device, classes=train.classes)
+    with _small_batch_cpu(small_cpu):
+        ev = evaluate(model, test_dl, device, classes=train.classes)
     print(f"\naccuracy of the network on the {ev.n} test images: {ev.accuracy:.1f} %")
     print(ev.table())
-    wall = time.perf_counter() - t0
-    save_run(out, model, result, ev, test_loader=test_dl, device=str(device), wall_time_s=wall,
-             **dict(meta, n_train_images=len(train), resumed=ckpt is not None))
-    print(f"\ntrained in {result.train_time_s:.1f} s ({wall:.1f} s in all); wrote metrics.json, weights.pth, "
+    m = save_run(out, model, result, ev, test_loader=test_dl, device=str(device), wall_time_s=time.perf_counter() - t0,
+                 **dict(meta, n_train_images=len(train), resumed=ckpt is not None))
+    print(f"\ntrained in {result.train_time_s:.1f} s ({m['wall_time_s']:.1f} s in all); wrote metrics.json, weights.pth, "
           f"checkpoint.pth and 4 plots to {out}")
     return 0
 

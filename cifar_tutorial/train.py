@@ -405,8 +405,11 @@ def _savefig(fig, path: Path):
     plt.close(fig)
 
 def save_run(out: str | Path, model: nn.Module, result: FitResult, evaluation: Evaluation, *,
-             test_loader=None, dataset: str, recipe: str, epochs: int, device: str, wall_time_s: float, **extra) -> dict:
+             test_loader=None, dataset: str, recipe: str, epochs: int, device: str,
+             wall_time_s: float,  # seconds from the start of the run until this call (the time to write the files is added)
+             **extra) -> dict:
     "Write metrics.json, weights.pth and the four PNGs of a finished run into `out`; return the metrics."
+    entered = time.perf_counter()     # `wall_time_s` is the time until this call; writing the files is added below
     out = Path(out)
     h = result.history
     metrics = dict(test_accuracy=evaluation.accuracy, test_loss=evaluation.loss,
@@ -424,5 +427,6 @@ def save_run(out: str | Path, model: nn.Module, result: FitResult, evaluation: E
     _savefig(plot_per_class(evaluation), out / 'per_class_accuracy.png')
     _savefig(plot_confusion(evaluation), out / 'confusion_matrix.png')
     if test_loader is not None: _savefig(plot_predictions(model, test_loader, evaluation.classes), out / 'predictions.png')
+    metrics['wall_time_s'] = round(wall_time_s + time.perf_counter() - entered, 2)
     _atomic_write(out / 'metrics.json', lambda tmp: tmp.write_text(json.dumps(metrics, indent=1)))
     return metrics
