@@ -277,7 +277,9 @@ class FastLoader:
         self.drop_last, self.dtype = drop_last, dtype
         self.source = getattr(dataset, 'source', None)
         self.classes = getattr(dataset, 'classes', None)
-        self.gen = torch.Generator().manual_seed(seed if seed is not None else torch.seed())
+        self.gen = torch.Generator()
+        if seed is None: self.gen.seed()          # a fresh random order, without touching torch's global generator
+        else: self.gen.manual_seed(seed)
         self.dataset = dataset
 
     def __len__(self):

@@ -208,3 +208,9 @@ def test_show_batch_unnormalises_and_labels():
     assert '(' in fig.axes[0].get_title()
     with pytest.raises(ValueError, match='B x 3 x H x W'):
         show_batch(xb[0], yb, ds.classes)
+
+
+def test_fast_loader_without_seed_leaves_the_global_generator_alone():
+    torch.manual_seed(123); expected = torch.rand(3)
+    torch.manual_seed(123); FastLoader(SyntheticShapes(n=10), 4); got = torch.rand(3)
+    assert torch.equal(expected, got), 'creating a loader must not reseed torch (it would change initial weights)'
