@@ -1,5 +1,5 @@
 "Shared fixtures: a small CIFAR-10 folder in the official layout, written from generated images."
-import pickle
+import importlib.util, pickle
 from pathlib import Path
 
 import numpy as np
@@ -31,3 +31,14 @@ def cifar_root(tmp_path):
     "A folder holding a small CIFAR-10 copy (5 x 20 training images, 20 test images)."
     write_cifar_layout(tmp_path / 'cifar')
     return tmp_path / 'cifar'
+
+
+@pytest.fixture
+def load_bench():
+    "Import a script from bench/ by name (bench/ is not a package), e.g. load_bench('loader_bench')."
+    bench = Path(__file__).resolve().parents[1] / 'bench'
+    def load(name):
+        spec = importlib.util.spec_from_file_location(name, bench / f'{name}.py')
+        mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
+        return mod
+    return load

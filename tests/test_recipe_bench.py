@@ -1,19 +1,9 @@
 "Smoke test of bench/recipe_bench.py: both programs run on a little offline data and the summary adds up (no timing targets)."
-import importlib.util
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parents[1] / 'bench'
 
 
-def load(name):
-    spec = importlib.util.spec_from_file_location(name, BENCH / f'{name}.py')
-    mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
-    return mod
-
-
-def test_recipe_bench_smoke(tmp_path, capsys):
+def test_recipe_bench_smoke(load_bench, tmp_path, capsys):
     out = tmp_path / 'bench.json'
-    res = load('recipe_bench').main(['--dataset', 'synthetic', '--n-train', '300', '--n-test', '100', '--tutorial-epochs', '1',
+    res = load_bench('recipe_bench').main(['--dataset', 'synthetic', '--n-train', '300', '--n-test', '100', '--tutorial-epochs', '1',
                                      '--size', 'tiny', '--device', 'cpu', '--json', str(out)])
     tut, fast = res['tutorial'], res['fast']
     assert 0 <= tut['test_accuracy'] <= 100 and 0 <= fast['test_accuracy'] <= 100
