@@ -8,7 +8,8 @@
 # Steps, most important first, each with its own time limit so one slow step cannot take the rest:
 #   1. environment (GPU, Python, torch);  2. real CIFAR-10 from .devdata/ into /tmp/cifar (prepare.py);
 #   3. the fast recipe, compiled once, several seeds at a few epoch counts: train time per run (compile and
-#      warm-up reported apart), accuracy, mean;  4. the same uncompiled;  5. the tutorial Net at batch 4
+#      warm-up reported apart), accuracy, mean;  4. the same uncompiled, then one longer run per epoch count
+#      in CURVE: how far more training takes accuracy on this data set;  5. the tutorial Net at batch 4
 #      and 512, data on the host and on the device;  6. pytest -k 'cuda or gpu' on our test files;
 #   7. every code cell of nbs/05_gpu.ipynb, the `#| cuda` cells included (nbdev is not installed there,
 #      so a small runner executes the cells in order, like `nbdev-test --flags cuda`).
@@ -27,10 +28,10 @@ step() { local lim; lim=$(left "$1"); shift
 
 if [ $DRY = 1 ]; then
   DEVICE=cpu; DATASET=synthetic; ROOT=/tmp/gpu_check_data; SIZE=tiny; RUNS=2; EPOCHS="1 2"; COMPILE=0
-  NTRAIN="--n-train 2048 --n-test 512"; NB_FLAGS=""; export IN_TEST=1
+  NTRAIN="--n-train 2048 --n-test 512"; NB_FLAGS=""; CURVE="3"; export IN_TEST=1
 else
   DEVICE=cuda; DATASET=cifar10; ROOT=/tmp/cifar; SIZE=large; RUNS=5; EPOCHS="10 12"; COMPILE=1
-  NTRAIN=""; NB_FLAGS="cuda"
+  NTRAIN=""; NB_FLAGS="cuda"; CURVE=${CURVE:-"20 40"}
 fi
 
 say "1. environment"
@@ -50,8 +51,9 @@ if [ $DRY = 0 ]; then
 fi
 
 say "3. fast recipe ($SIZE) on $DEVICE, compiled=$COMPILE, $RUNS seeds at epochs: $EPOCHS"
+export CURVE
 step 300 $PY - "$DEVICE" "$DATASET" "$ROOT" "$SIZE" "$RUNS" "$COMPILE" "$OUT/recipe.json" "$EPOCHS" $NTRAIN <<'EOF'
-import json, sys, time
+import json, os, sys, time
 from dataclasses import replace, asdict
 import numpy as np, torch
 from cifar_tutorial.recipes import FastRecipe, fast_config
@@ -70,10 +72,11 @@ for compiled in ([True, False] if comp else [False]):
     print(f"compiled={compiled}: data {data.source} {len(data.x_train)}/{len(data.x_test)} loaded in {load_s:.1f} s; "
           f"warm-up{' + compile' if compiled else ''} {warm:.1f} s (not counted)", flush=True)
     base = recipe.cfg
-    for ep in (epochs if compiled or not comp else epochs[:1]):
+    curve = [] if compiled else [float(e) for e in os.environ.get('CURVE', '').split()]
+    for ep in (epochs if compiled or not comp else epochs[:1]) + curve:
         recipe.cfg = replace(base, epochs=ep)
         rs = []
-        for seed in range(runs if compiled or not comp else 3):
+        for seed in range(1 if ep in curve else runs if compiled or not comp else 3):
             r = recipe.run(data, seed, log=None)
             rs.append(dict(seed=seed, acc=r.test_accuracy, acc_plain=r.test_accuracy_plain, train_s=r.train_time_s, eval_s=r.eval_time_s))
             print(f"  epochs {ep:g} seed {seed}: {r.test_accuracy:.2f} % (plain {r.test_accuracy_plain:.2f} %), "
