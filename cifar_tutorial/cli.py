@@ -6,17 +6,18 @@ Docs: https://cifar-tutorial.github.io/cifar_tutorial/api/cli.html.md"""
 
 # %% ../nbs/api/cli.ipynb #c002
 from __future__ import annotations
-import argparse, contextlib, importlib.util, os, sys, time, warnings
+import argparse, contextlib, importlib.util, math, os, sys, time, warnings
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['TUTORIAL_RECIPE', 'UsageError', 'cmd_data', 'cmd_train', 'build_parser', 'main']
+__all__ = ['TUTORIAL_RECIPE', 'UsageError', 'add_data_args', 'cmd_data', 'cmd_train', 'build_parser', 'main']
 
 # %% ../nbs/api/cli.ipynb #c005
 class UsageError(Exception):
     "An error the user can fix; `main` prints it without a traceback."
 
-def _add_data_args(p: argparse.ArgumentParser):
+def add_data_args(p: argparse.ArgumentParser):
+    "Add `--dataset`, `--root` and `--no-verify` to `p`: the same options, help and defaults in every command of the package."
     p.add_argument('--dataset', default='auto', choices=['auto', 'cifar10', 'synthetic'],
                    help="'auto': real CIFAR-10 if present or downloadable, else the offline set (default)")
     p.add_argument('--root', default='data', help="folder that holds (or will hold) cifar-10-batches-py (default: data)")
@@ -61,10 +62,20 @@ TUTORIAL_RECIPE = dict(epochs=2, batch_size=4, lr=0.001, momentum=0.9, seed=0, l
 
 def _check_train_args(args):
     "Refuse impossible settings before any work, with the flag's name in the message."
-    for name in ('epochs', 'batch_size', 'n_train', 'n_test'):
+    for name in ('batch_size', 'n_train', 'n_test'):
         v = getattr(args, name, None)
         if v is not None and v <= 0:
             raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {v}.")
+    e = args.epochs
+    if e is not None:
+        if not math.isfinite(e): raise UsageError(f"--epochs must be a number such as 2, got {e}.")
+        if args.recipe == 'fast':
+            if not e > 0: raise UsageError(f"--epochs must be greater than 0, got {e:g}.")
+        elif e < 1: raise UsageError(f"--epochs must be at least 1, got {e:g}.")
+        elif e != int(e):
+            raise UsageError(f"--epochs must be a whole number for the tutorial recipe, got {e:g}; "
+                             "fractions of an epoch work with --recipe fast.")
+        else: args.epochs = int(e)
     if args.lr is not None and not args.lr > 0: raise UsageError(f"--lr must be greater than 0, got {args.lr}.")
     if args.momentum is not None and not 0 <= args.momentum < 1:
         raise UsageError(f"--momentum must be at least 0 and below 1, got {args.momentum}.")
@@ -199,10 +210,10 @@ def cmd_train(args) -> int:
     return _train_tutorial(args, device, t0)
 
 def _add_train_args(p: argparse.ArgumentParser):
-    _add_data_args(p)
+    add_data_args(p)
     p.add_argument('--recipe', default='tutorial', choices=['tutorial', 'fast'],
                    help="'tutorial': the tutorial's settings (default); 'fast': the faster recipe of cifar_tutorial.recipes")
-    p.add_argument('--epochs', type=int, help='passes over the training set (tutorial: 2)')
+    p.add_argument('--epochs', type=float, help='passes over the training set (tutorial: 2, whole numbers; fast: fractions too)')
     p.add_argument('--batch-size', type=int, help='images per mini-batch (tutorial: 4)')
     p.add_argument('--lr', type=float, help='SGD learning rate (tutorial: 0.001)')
     p.add_argument('--momentum', type=float, help='SGD momentum (tutorial: 0.9)')
@@ -230,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='cifar-tutorial', description="The cifar_tutorial course from the command line.")
     sub = p.add_subparsers(dest='command', metavar='COMMAND')
     d = sub.add_parser('data', help='summarise the dataset and save a grid of sample images')
-    _add_data_args(d)
+    add_data_args(d)
     d.add_argument('--download', action='store_true', help='download CIFAR-10 if it is not in --root')
     d.add_argument('--out', default='samples.png', help='where to save the sample grid (default: samples.png)')
     d.set_defaults(func=cmd_data)
@@ -239,13 +250,22 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train)
     return p
 
+def _command_warning(command: str):
+    "A `warnings.showwarning` that prints a warning as the command's own line, without Python's file:line header."
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"cifar-tutorial {command}: warning: {message}", file=file or sys.stderr, flush=True)
+    return show
+
 def main(argv=None) -> int:
     "Entry point of the `cifar-tutorial` command."
     p = build_parser()
     args = p.parse_args(argv)
     if not getattr(args, 'func', None):
         p.print_help(); return 2
-    try: return args.func(args) or 0
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = _command_warning(args.command)
+            return args.func(args) or 0
     except KeyboardInterrupt:
         print('interrupted', file=sys.stderr); return 130
     except (UsageError, FileNotFoundError, NotADirectoryError, ValueError, RuntimeError, PermissionError) as e:

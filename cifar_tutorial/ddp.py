@@ -16,6 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel as DDP
 
+from .cli import add_data_args
 from .device import best_device
 
 # %% auto #0
@@ -132,9 +133,7 @@ def train_ddp(dataset: str = 'auto', root: str = 'data', verify: bool = True, mo
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='torchrun --nproc_per_node N -m cifar_tutorial.ddp',
                                 description='Train with DistributedDataParallel: one process per GPU (nccl) or CPU process (gloo).')
-    p.add_argument('--dataset', default='auto', choices=['auto', 'cifar10', 'synthetic'])
-    p.add_argument('--root', default='data')
-    p.add_argument('--no-verify', action='store_true')
+    add_data_args(p)
     p.add_argument('--model', default='net', choices=['net', 'fast'])
     p.add_argument('--epochs', type=int, default=1)
     p.add_argument('--batch-size', type=int, default=64, help='images per process per step')

@@ -16,6 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .cli import add_data_args
 from .device import Timer, best_device, is_out_of_memory, synchronize
 
 # %% auto #0
@@ -464,9 +465,7 @@ def train_fast_cli(args) -> int:
 def _bench_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='python -m cifar_tutorial.recipes',
                                 description='Train the fast recipe for several seeds and report each run and the mean.')
-    p.add_argument('--dataset', default='auto', choices=['auto', 'cifar10', 'synthetic'])
-    p.add_argument('--root', default='data')
-    p.add_argument('--no-verify', action='store_true')
+    add_data_args(p)
     p.add_argument('--size', default='auto', choices=['auto', *SIZES])
     p.add_argument('--device', default='auto')
     p.add_argument('--runs', type=int, default=1, help='seeds to train, from --seed upward (default 1)')

@@ -27,6 +27,9 @@ def test_auto_without_data_says_it_fell_back(tmp_path):
     r = run('data', '--root', str(tmp_path / 'none'), '--out', str(tmp_path / 'g.png'), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert 'OFFLINE SYNTHETIC DATASET' in r.stderr and 'dataset: synthetic' in r.stdout
+    # the banner is the command's own warning line, not Python's "file.py:51: SyntheticFallbackWarning" header
+    assert 'cifar-tutorial data: warning: ' in r.stderr
+    assert 'SyntheticFallbackWarning' not in r.stderr and '.py:' not in r.stderr and 'warnings.warn' not in r.stderr
 
 
 def test_local_copy_needs_no_verify(cifar_root, tmp_path):

@@ -112,6 +112,30 @@ def test_bad_settings(tmp_path, capsys, args, expect):
     assert not (tmp_path / 'run').exists()
 
 
+@pytest.mark.parametrize('args, expect', [
+    (['--epochs', '2.5'], '--epochs must be a whole number for the tutorial recipe, got 2.5'),
+    (['--epochs', '0.5'], '--epochs must be at least 1, got 0.5'),
+    (['--epochs', 'nan'], '--epochs must be a number such as 2, got nan'),
+    (['--epochs', 'inf', '--recipe', 'fast'], '--epochs must be a number such as 2, got inf'),
+    (['--epochs', '0', '--recipe', 'fast'], '--epochs must be greater than 0, got 0'),
+])
+def test_bad_epochs(tmp_path, capsys, args, expect):
+    rc = cli.main(['train', '--dataset', 'synthetic', *args, '--out', str(tmp_path / 'run')])
+    err = capsys.readouterr().err
+    assert rc == 2 and expect in err and len(err.strip().splitlines()) == 1 and 'Traceback' not in err
+    assert not (tmp_path / 'run').exists()
+
+
+def test_fast_recipe_takes_a_fraction_of_an_epoch(tmp_path, capsys):
+    "The fast recipe counts steps, so half an epoch is a real setting there (the tutorial recipe refuses it above)."
+    out = tmp_path / 'run'
+    assert cli.main(['train', '--recipe', 'fast', '--size', 'tiny', '--dataset', 'synthetic', '--device', 'cpu',
+                     '--epochs', '0.5', '--n-train', '512', '--n-test', '128', '--out', str(out)]) == 0
+    m = json.loads((out / 'metrics.json').read_text())
+    assert m['recipe'] == 'fast' and m['epochs'] == 0.5 and m['fast_config']['epochs'] == 0.5
+    assert '0.5 epochs' in capsys.readouterr().out
+
+
 @pytest.mark.parametrize('args, expect', [(['--epochs', '0'], '--epochs must be at least 1, got 0'),
                                           (['--batch-size', '0'], '--batch-size must be at least 1, got 0'),
                                           (['--device', 'tpu'], "unknown device 'tpu'")])
