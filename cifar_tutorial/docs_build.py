@@ -136,14 +136,22 @@ def run_notebook(path, timeout: int = 1800, kernel: str = "python3") -> str:  # 
     "Execute notebook `path` in place (cwd: its folder), then stamp it with what the same kernel reports."
     import nbformat
     from nbclient import NotebookClient
+    from nbconvert.preprocessors import CoalesceStreamsPreprocessor
     path = Path(path).resolve()
     if not path.exists() or path.suffix != ".ipynb":
         raise FileNotFoundError(f"{path} is not a notebook: give the path of an .ipynb file")
     nb = nbformat.read(path, as_version=4)
     probe = nbformat.v4.new_code_cell(_PROBE)
     nb.cells.append(probe)
-    NotebookClient(nb, timeout=timeout, kernel_name=kernel, resources={"metadata": {"path": str(path.parent)}}).execute()
+    backend = os.environ.pop("MPLBACKEND", None)   # MPLBACKEND=Agg in the shell would keep every figure off the page
+    try: NotebookClient(nb, timeout=timeout, kernel_name=kernel, resources={"metadata": {"path": str(path.parent)}}).execute()
+    finally:
+        if backend is not None: os.environ["MPLBACKEND"] = backend
     nb.cells.pop()
+    nb, _ = CoalesceStreamsPreprocessor().preprocess(nb, {})   # one output per stream; progress bars end as their last state
+    for cell in nb.cells:                                       # tqdm clears its bar with spaces: drop those lines
+        for o in cell.get("outputs", []):
+            if o.get("output_type") == "stream": o.text = "\n".join(l for l in o.text.split("\n") if l.strip() or not l)
     out = "".join(o.get("text", "") for o in probe.outputs if o.get("output_type") == "stream")
     line = next((l for l in out.splitlines() if l.startswith("PROBE")), None)
     if line is None:

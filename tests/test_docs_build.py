@@ -1,5 +1,5 @@
 """Unit tests of the offline docs build (cifar_tutorial.docs_build): fast, no browser, no full build."""
-import json
+import json, os
 import re
 from pathlib import Path
 
@@ -161,6 +161,22 @@ def test_run_notebook_records_the_kernels_torch(tmp_path):
     assert saved["cells"][0]["outputs"], "the notebook was executed"
     assert f"torch {torch.__version__}" in db.read_stamp(saved) and f"torch {torch.__version__}" in text
     assert len(saved["cells"]) == 2  # the probe cell is gone, the stamp is last
+
+
+def test_run_notebook_keeps_figures_and_collapses_progress_bars(tmp_path, monkeypatch):
+    "Saved outputs show the figure even under MPLBACKEND=Agg, and a progress bar as its final state only."
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    p = tmp_path / "t.ipynb"
+    p.write_text(json.dumps(nb(code("import sys, matplotlib.pyplot as plt"),
+                               code("for i in range(3): print(f'\\rstep {i}', end='', flush=True)\n"
+                                    "print('\\r' + ' ' * 20 + '\\r', end='')\nprint('done')"),
+                               code("plt.plot([1, 2, 3]);"))))
+    db.run_notebook(p, timeout=120)
+    cells = json.loads(p.read_text())["cells"]
+    streams = [o for o in cells[1]["outputs"] if o["output_type"] == "stream"]
+    assert len(streams) == 1 and "".join(streams[0]["text"]) == "done\n", streams
+    assert any("image/png" in o.get("data", {}) for o in cells[2]["outputs"]), cells[2]["outputs"]
+    assert os.environ["MPLBACKEND"] == "Agg"   # the caller's setting is back
 
 
 def test_run_notebook_rejects_a_non_notebook(tmp_path):
