@@ -325,7 +325,9 @@ def show_batch(images: torch.Tensor, labels: Sequence[int], classes: Sequence[st
     x = x.clamp(0, 1).permute(0, 2, 3, 1).numpy()
     labels = [int(l) for l in labels]
     n = len(x); ncols = min(ncols, n); nrows = math.ceil(n / ncols)
-    fig, axs = plt.subplots(nrows, ncols, figsize=(1.5 * ncols, 1.9 * nrows), squeeze=False)
+    lines = 1 if preds is None else 2                    # title lines above each image
+    fig, axs = plt.subplots(nrows, ncols, figsize=(1.5 * ncols, (1.5 + 0.2 * lines) * nrows + (0.4 if title else 0)),
+                            squeeze=False, layout='constrained')   # constrained: titles never run into the row above
     for k, ax in enumerate(axs.flat):
         ax.axis('off')
         if k >= n: continue
@@ -335,7 +337,6 @@ def show_batch(images: torch.Tensor, labels: Sequence[int], classes: Sequence[st
             ok = int(preds[k]) == labels[k]
             ax.set_title(f"{classes[int(preds[k])]}\n({classes[labels[k]]})", fontsize=8, color='green' if ok else 'red')
     if title: fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 # %% ../nbs/api/data.ipynb #c031

@@ -304,10 +304,7 @@ def plot_predictions(model: nn.Module, loader, classes: Optional[Sequence[str]] 
     try: pred = model(x.to(device)).argmax(1).cpu()
     finally: model.train(was_training)
     ok = int((pred == y).sum())
-    fig = show_batch(x.cpu(), y, classes, preds=pred, title=title or f"predicted (true): {ok} of {len(y)} right")
-    w, h = fig.get_size_inches()
-    fig.set_size_inches(w, h * 1.18); fig.tight_layout()   # room for the two-line titles between rows
-    return fig
+    return show_batch(x.cpu(), y, classes, preds=pred, title=title or f"predicted (true): {ok} of {len(y)} right")
 
 # %% ../nbs/api/train.ipynb #c038
 CHECKPOINT_FORMAT = 'cifar_tutorial.checkpoint/1'

@@ -210,6 +210,21 @@ def test_show_batch_unnormalises_and_labels():
         show_batch(xb[0], yb, ds.classes)
 
 
+@pytest.mark.parametrize('preds', [False, True])
+def test_show_batch_titles_clear_the_row_above(preds):
+    "Each image's title (two lines with predictions) ends below the images of the row above it."
+    import matplotlib.pyplot as plt
+    ds = SyntheticShapes(n=16)                       # two rows of 8, as plot_predictions draws them
+    xb, yb = next(iter(FastLoader(ds, 16, shuffle=False)))
+    fig = show_batch(xb, yb, ds.classes, preds=(yb + 1) % 10 if preds else None, ncols=8, title='predicted (true)')
+    fig.canvas.draw(); r = fig.canvas.get_renderer()
+    axes = [a for a in fig.axes if a.images]
+    for k in range(8, 16):
+        title, above = axes[k].title.get_window_extent(r), axes[k - 8].images[0].get_window_extent(r)
+        assert title.y1 < above.y0, (k, title, above)
+    plt.close(fig)
+
+
 def test_fast_loader_without_seed_leaves_the_global_generator_alone():
     torch.manual_seed(123); expected = torch.rand(3)
     torch.manual_seed(123); FastLoader(SyntheticShapes(n=10), 4); got = torch.rand(3)
