@@ -1,5 +1,11 @@
 """The Korean edition (tools/i18n.py): catalogs, generated notebooks in nbs/ko, the sync gate, the glossary."""
-import importlib.util, json, re, shutil, subprocess, sys, tokenize
+import importlib.util
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tokenize
 from pathlib import Path
 
 import polib
@@ -29,7 +35,8 @@ def test_gate_passes_on_this_checkout():
 
 
 def test_gate_command_exit_status():
-    r = subprocess.run([sys.executable, str(ROOT / "tools" / "i18n.py"), "check"], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, str(ROOT / "tools" / "i18n.py"), "check"], capture_output=True, text=True,
+                       check=False)
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.startswith("ok:")
 
@@ -223,3 +230,15 @@ def test_export_guard_empties_only_translations():
     n = len(en.cells)
     i18n.SkipTranslations(nb=ko); i18n.SkipTranslations(nb=en)
     assert ko.cells == [] and len(en.cells) == n
+
+
+def test_links_go_to_korean_twin_or_english_page():
+    ko_index = "".join(i18n.src(c) for c in i18n.read_nb(PATHS.ko / "index.ipynb")["cells"])
+    for nb in PATHS.english():
+        if nb.parent != PATHS.nbs or nb.name == "index.ipynb": continue
+        want = f"]({nb.name})" if nb in TRANSLATED else f"](../{nb.name})"
+        assert want in ko_index, (nb.name, want)
+    note = i18n.note_cell(PATHS, PATHS.nbs / "solutions" / "00_tensors_solutions.ipynb")
+    assert "](../../solutions/00_tensors_solutions.ipynb)" in "".join(note["source"])
+    assert i18n.fix_links(PATHS, PATHS.nbs / "index.ipynb", "[a](https://x.org/b.ipynb) [b](#top) [c](nope.ipynb)") \
+        == "[a](https://x.org/b.ipynb) [b](#top) [c](nope.ipynb)"

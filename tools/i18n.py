@@ -10,6 +10,7 @@ comments translated (found with `tokenize`, so code and strings never change), n
     python tools/i18n.py update [NB ...]     merge the current English into the catalogs (new catalogs too);
                                              a changed English text marks its entry fuzzy, old translation kept
     python tools/i18n.py build [NB ...]      regenerate nbs/ko/ (and the glossary page) from the catalogs
+    python tools/i18n.py sync [NB ...]       update, then build (after editing or re-running an English notebook)
     python tools/i18n.py check [NB ...]      the sync gate: catalogs current, every entry translated (no fuzzy),
                                              regenerating changes nothing; --require-all: every notebook has one
 
@@ -19,7 +20,17 @@ Catalogs are ordinary gettext .po files: edit them in Poedit, Weblate or a text 
 """
 from __future__ import annotations
 
-import argparse, csv, difflib, io, json, os, re, sys, time, tokenize
+import argparse
+import csv
+import difflib
+import functools
+import io
+import json
+import os
+import re
+import sys
+import time
+import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,7 +50,7 @@ HEADER = {
 }
 STAMP_MARKER = "<!-- outputs-produced-with -->"  # docs_build's saved-outputs stamp (machine-written each run)
 STAMP_RE = re.compile(r"^> \*\*Saved outputs:\*\* produced by running this notebook top to bottom with (?P<details>.*)$",
-                      re.S)
+                      re.DOTALL)
 STAMP_MSGID = "**Saved outputs:** produced by running this notebook top to bottom with {details}"
 
 
@@ -48,6 +59,10 @@ class I18nError(Exception):
 
 
 # ---------------------------------------------------------------------------------------------- paths
+@functools.cache
+def _rel(nb: Path, nbs: Path) -> str: return nb.resolve().relative_to(nbs.resolve()).as_posix()
+
+
 @dataclass
 class Paths:
     root: Path
@@ -66,7 +81,7 @@ class Paths:
         out = sorted(self.nbs.glob("[0-9]*.ipynb")) + sorted((self.nbs / "solutions").glob("*.ipynb"))
         return out + [self.nbs / "index.ipynb"]
 
-    def rel(self, nb: Path) -> str: return nb.resolve().relative_to(self.nbs.resolve()).as_posix()
+    def rel(self, nb: Path) -> str: return _rel(nb, self.nbs)
     def catalog(self, nb: Path) -> Path: return self.po / Path(self.rel(nb)).with_suffix(".po")
     def korean(self, nb: Path) -> Path: return self.ko / self.rel(nb)
 
@@ -228,7 +243,8 @@ def md_parts(text: str, ctx: str, cell_id: str) -> CellParts:
                         continue
                 cp.segs.append(b)
             elif hm:
-                unit(hm.group(2), f"heading {hm.group(1).strip()}", lambda t, p=hm.group(1): p + t, True)
+                mark = hm.group(1)
+                unit(hm.group(2), f"heading {mark.strip()}", lambda t, p=mark: p + t, True)
             elif b.startswith("<!--") or not re.search(r"[A-Za-z]", b):
                 cp.segs.append(b)
             elif all(l.startswith(">") for l in b.split("\n")):
@@ -267,7 +283,7 @@ def code_parts(code: str, ctx: str, cell_id: str, unit_prefix: str = "c") -> Cel
     for t in toks:
         if t.type != tokenize.COMMENT: continue
         (row, col), s = t.start, t.string
-        if s.startswith("#|") or s.startswith("#!"): continue
+        if s.startswith(("#|", "#!")): continue
         full = lines[row - 1][:col].strip() == ""
         comments.append((row, col, s, full))
     # group consecutive full-line comments at the same column into one block
@@ -281,9 +297,8 @@ def code_parts(code: str, ctx: str, cell_id: str, unit_prefix: str = "c") -> Cel
     # offsets of line starts
     starts, pos = [], 0
     for l in lines: starts.append(pos); pos += len(l) + 1
-    cur, n = 0, 0
-    for g in groups:
-        n += 1
+    cur = 0
+    for n, g in enumerate(groups, 1):
         r0, c0 = g[0][0], g[0][1]
         r1, c1, s1 = g[-1][0], g[-1][1], g[-1][2]
         a, b = starts[r0 - 1] + c0, starts[r1 - 1] + c1 + len(s1)
@@ -378,10 +393,10 @@ def merge(paths: Paths, nb_path: Path, old: polib.POFile | None) -> tuple[polib.
     by_id = {}
     for e in old_entries:
         if e.msgstr and "fuzzy" not in e.flags: by_id.setdefault(e.msgid, e)
-    used, stats = set(), dict(kept=0, reused=0, fuzzy=0, new=0)
+    used, stats = set(), {"kept": 0, "reused": 0, "fuzzy": 0, "new": 0}
     po = _new_po()
-    if old is not None: po.metadata.update({k: v for k, v in old.metadata.items() if k.startswith("Last-Translator")
-                                            or k.startswith("Language-Team")})
+    if old is not None: po.metadata.update({k: v for k, v in old.metadata.items() 
+                                            if k.startswith(("Last-Translator", "Language-Team"))})
     pending = []
     for u in units:
         e = polib.POEntry(msgctxt=u.ctxt, msgid=u.msgid, msgstr="", comment=u.kind,
@@ -447,16 +462,38 @@ def translations(paths: Paths, nb_path: Path, po: polib.POFile, strict: bool = T
     return tr
 
 
+_LINK_RE = re.compile(r"(\]\()([^)\s]+)((?:\s+\"[^\"]*\")?\))")
+
+
+def fix_links(paths: Paths, nb_path: Path, text: str, translated: set | None = None) -> str:
+    """Relative links keep working from nbs/ko/: a link to a course notebook that has a catalog goes to its Korean
+    twin (same relative path); any other relative link (a lesson not translated yet, an API page, an image) goes
+    to the English file. `build` rewrites them again when a catalog is added."""
+    eng_dir, ko_dir = nb_path.parent, paths.korean(nb_path).parent
+    translated = {p.resolve() for p in paths.with_catalog()} if translated is None else translated
+    def sub(m):
+        target = m.group(2)
+        if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.IGNORECASE) or target.startswith(("#", "/")): return m.group(0)
+        path, _, anchor = target.partition("#")
+        dest = (eng_dir / path).resolve()
+        if dest in translated or not dest.exists(): return m.group(0)
+        new = os.path.relpath(dest, ko_dir).replace(os.sep, "/") + (f"#{anchor}" if anchor else "")
+        return m.group(1) + new + m.group(3)
+    return _LINK_RE.sub(sub, text)
+
+
 def generate(paths: Paths, nb_path: Path, po: polib.POFile | None = None) -> str:
     "The Korean notebook's file text."
     po = load_po(paths.catalog(nb_path)) if po is None else po
     nb = read_nb(nb_path)
     tr = translations(paths, nb_path, po)
     parts = notebook_parts(paths, nb_path, nb)
+    translated = {p.resolve() for p in paths.with_catalog()}
     cells = []
     for c, cp in zip(nb["cells"], parts):
         k = dict(c)
-        if c["cell_type"] in ("markdown", "code"): k["source"] = to_lines(cp.text(tr))
+        if c["cell_type"] == "markdown": k["source"] = to_lines(fix_links(paths, nb_path, cp.text(tr), translated))
+        elif c["cell_type"] == "code": k["source"] = to_lines(cp.text(tr))
         cells.append(k)
     at = 1 if cells and cells[0]["cell_type"] == "markdown" and src(cells[0]).startswith("# ") else 0
     cells.insert(at, note_cell(paths, nb_path))
@@ -476,12 +513,12 @@ def glossary_page(paths: Paths) -> str:
         table.append(f"| {esc(r['english'])} | {esc(r['korean'])} | {esc(r['alternatives']) or '—'} | {esc(r['note'])} |")
     cells = [
         "# 용어집\n\n> 한국어판에서 쓰는 번역어와 그렇게 정한 이유",
-        "이 강좌의 한국어판은 [PyTorch 한국어 튜토리얼](https://tutorials.pytorch.kr)(PyTorchKorea/tutorials-kr)의 "
+        ("이 강좌의 한국어판은 [PyTorch 한국어 튜토리얼](https://tutorials.pytorch.kr)(PyTorchKorea/tutorials-kr)의 "
         "[번역 가이드](https://github.com/PyTorchKorea/tutorials-kr/blob/master/TRANSLATION_GUIDE.md)에 용어가 있으면 "
         "그 용어를 따르고, 없거나 헷갈리기 쉬운 용어는 아래 표에서 명시적으로 정합니다. 처음 나올 때는 `번역어(영어)`처럼 "
         "영어를 함께 적습니다. 코드, 함수 이름, 출력 결과는 번역하지 않습니다.\n\n"
         f"이 표는 `po/{LANG}/glossary.csv`에서 생성합니다. 테스트(`tests/test_i18n.py`)는 번역 카탈로그의 영어 원문에 "
-        "표의 영어 용어가 있으면 번역문에 이 강좌의 번역어가 들어 있는지 확인합니다.",
+        "표의 영어 용어가 있으면 번역문에 이 강좌의 번역어가 들어 있는지 확인합니다."),
         "\n".join(table),
     ]
     nb = {"cells": [{"cell_type": "markdown", "id": f"g{i:03d}", "metadata": {}, "source": to_lines(t)}
@@ -491,7 +528,7 @@ def glossary_page(paths: Paths) -> str:
     return nb_str(nb)
 
 
-_PROSE_DROP = re.compile(r"```.*?```|`[^`\n]*`|\]\([^)]*\)|<!--.*?-->|https?://\S+|\{details\}", re.S)
+_PROSE_DROP = re.compile(r"```.*?```|`[^`\n]*`|\]\([^)]*\)|<!--.*?-->|https?://\S+|\{details\}", re.DOTALL)
 
 
 def glossary_problems(paths: Paths, nb_path: Path, po: polib.POFile, rows: list[dict] | None = None) -> list[str]:
@@ -499,7 +536,7 @@ def glossary_problems(paths: Paths, nb_path: Path, po: polib.POFile, rows: list[
     Korean term the glossary chose. Longer terms are matched first and hide the shorter ones they contain."""
     rows = glossary_rows(paths) if rows is None else rows
     rows = sorted(rows, key=lambda r: -len(r["english"]))
-    pats = [(r, re.compile(r"(?<![\w-])(?:" + r["pattern"] + r")(?![\w-])", re.I)) for r in rows]
+    pats = [(r, re.compile(r"(?<![\w-])(?:" + r["pattern"] + r")(?![\w-])", re.IGNORECASE)) for r in rows]
     problems = []
     for e in po:
         if e.obsolete or not e.msgstr or "fuzzy" in e.flags: continue
@@ -515,9 +552,9 @@ def glossary_problems(paths: Paths, nb_path: Path, po: polib.POFile, rows: list[
     return problems
 
 
-def expected_files(paths: Paths, nbs: list[Path], with_glossary=True) -> dict[Path, str]:
+def expected_files(paths: Paths, nbs: list[Path], with_glossary=True, done: dict | None = None) -> dict[Path, str]:
     out = {}
-    for nb in nbs: out[paths.korean(nb)] = generate(paths, nb)
+    for nb in nbs: out[paths.korean(nb)] = (done or {}).get(nb) or generate(paths, nb)
     if with_glossary and paths.glossary.exists(): out[paths.ko / "glossary.ipynb"] = glossary_page(paths)
     folders = {paths.ko} | {p.parent for p in out}
     for d in folders: out[d / NOTEST] = ("nbdev-test skips the notebooks in this folder: they run the same code as "
@@ -575,6 +612,13 @@ def cmd_build(paths: Paths, args) -> int:
     return 0
 
 
+def cmd_sync(paths: Paths, args) -> int:
+    cmd_update(paths, args)
+    try: return cmd_build(paths, args)
+    except I18nError as e:
+        print(f"catalogs updated; translate what is listed, then `python tools/i18n.py build`:\n{e}"); return 1
+
+
 def check(paths: Paths, nbs: list[Path] | None = None, require_all=False) -> list[str]:
     "Every problem the sync gate finds (empty: in sync)."
     problems = []
@@ -586,15 +630,15 @@ def check(paths: Paths, nbs: list[Path] | None = None, require_all=False) -> lis
             problems.append(f"nbs/{paths.rel(nb)} has no Korean catalog; run `python tools/i18n.py update "
                             f"nbs/{paths.rel(nb)}`, translate {paths.catalog(nb).relative_to(paths.root)}, then "
                             "`python tools/i18n.py build`")
-    ok_nbs = []
+    ok_nbs, done = [], {}
     for nb in nbs:
         if not paths.catalog(nb).exists():
             problems.append(f"nbs/{paths.rel(nb)} has no catalog ({paths.catalog(nb).relative_to(paths.root)}); run "
                             f"`python tools/i18n.py update nbs/{paths.rel(nb)}`"); continue
-        try: generate(paths, nb); ok_nbs.append(nb)
+        try: done[nb] = generate(paths, nb); ok_nbs.append(nb)
         except I18nError as e: problems.extend(str(e).split("\n"))
         if paths.glossary.exists(): problems.extend(glossary_problems(paths, nb, load_po(paths.catalog(nb))))
-    for p, text in expected_files(paths, ok_nbs, with_glossary=True).items():
+    for p, text in expected_files(paths, ok_nbs, with_glossary=True, done=done).items():
         old = p.read_text(encoding="utf-8") if p.exists() else None
         if text != old:
             problems.append(f"{p.relative_to(paths.root)} is not what the catalogs generate "
@@ -629,14 +673,15 @@ def main(argv=None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     ap.add_argument("--root", type=Path, default=ROOT, help="the repository root (default: this tool's repository)")
     sub = ap.add_subparsers(dest="cmd", required=True)
-    for name in ("status", "update", "build", "check"):
+    for name in ("status", "update", "build", "sync", "check"):
         sp = sub.add_parser(name)
         sp.add_argument("notebooks", nargs="*")
         if name == "check": sp.add_argument("--require-all", action="store_true",
                                             help="fail for every English notebook that has no catalog yet")
     args = ap.parse_args(argv)
     paths = Paths(args.root.resolve())
-    try: return {"status": cmd_status, "update": cmd_update, "build": cmd_build, "check": cmd_check}[args.cmd](paths, args)
+    try: return {"status": cmd_status, "update": cmd_update, "build": cmd_build, "sync": cmd_sync,
+                "check": cmd_check}[args.cmd](paths, args)
     except I18nError as e:
         print(f"FAIL: {e}", file=sys.stderr); return 1
 
