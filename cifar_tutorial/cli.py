@@ -6,83 +6,117 @@ Docs: https://cifar-tutorial.github.io/cifar_tutorial/api/cli.html.md"""
 
 # %% ../nbs/api/cli.ipynb #c002
 from __future__ import annotations
-import argparse, contextlib, importlib.util, math, os, sys, time, warnings
+import argparse, math, os, re, sys, time, warnings
 from pathlib import Path
 
+from . import __version__
+from .core import CifarTutorialError
+
 # %% auto #0
-__all__ = ['TUTORIAL_RECIPE', 'UsageError', 'add_data_args', 'cmd_data', 'cmd_train', 'build_parser', 'main']
+__all__ = ['BOUNDS', 'OPEN_LOW', 'OPEN_HIGH', 'TUTORIAL_RECIPE', 'DEFAULT_SAMPLES', 'UsageError', 'to_flags', 'add_data_args',
+           'check_bounds', 'cmd_data', 'cmd_train', 'fast_seeds_parser', 'fast_seeds_main', 'ddp_parser', 'ddp_main',
+           'build_parser', 'run', 'main']
 
 # %% ../nbs/api/cli.ipynb #c005
-class UsageError(Exception):
-    "An error the user can fix; `main` prints it without a traceback."
+class UsageError(CifarTutorialError):
+    "A mistake in the flags of a command; `main` prints it as one line."
 
+def to_flags(message: str,                     # an error message worded in API terms, e.g. "pass `resume=True`"
+             parser: argparse.ArgumentParser,  # the parser of the command that was run
+            ) -> str:
+    "Turn the API terms in backticks that are flags of `parser` into those flags: `resume=True` -> --resume."
+    actions = {a.dest: a for a in parser._actions if a.option_strings}
+    def flag(m):
+        name, value = m.group(1), m.group(2)
+        if name == 'verify' and value == 'False' and 'no_verify' in actions: return '--no-verify'
+        a = actions.get(name)
+        if a is None: return m.group(0)
+        opt = max(a.option_strings, key=len)
+        if value is None or (a.nargs == 0 and value == 'True'): return opt
+        return f"{opt} {value.strip(chr(39) + chr(34))}"
+    return re.sub(r"`(\w+)(?:=([^`]+))?`", flag, message)
+
+# %% ../nbs/api/cli.ipynb #c008
 def add_data_args(p: argparse.ArgumentParser):
-    "Add `--dataset`, `--root` and `--no-verify` to `p`: the same options, help and defaults in every command of the package."
+    "Add `--dataset`, `--root`, `--no-verify` and `--download` to `p`: the same options, help and defaults in every command."
     p.add_argument('--dataset', default='auto', choices=['auto', 'cifar10', 'synthetic'],
                    help="'auto': real CIFAR-10 if present or downloadable, else the offline set (default)")
     p.add_argument('--root', default='data', help="folder that holds (or will hold) cifar-10-batches-py (default: data)")
     p.add_argument('--no-verify', action='store_true',
                    help="load a local CIFAR-10 copy whose checksums differ from the official ones (e.g. a re-encode)")
+    p.add_argument('--download', action='store_true', help='download CIFAR-10 into --root if it is not there')
 
+BOUNDS = dict(epochs=(0, 10_000), batch_size=(1, 1_000_000), lr=(0, 1_000), momentum=(0, 1), seed=(0, 2**63 - 1),
+              n_train=(1, 1_000_000), n_test=(1, 1_000_000), print_every=(0, 10**9), threads=(1, 1024),
+              checkpoint_every=(0, 10**7), runs=(1, 1000), max_steps=(1, 10**9))
+OPEN_LOW = {'epochs', 'lr'}      # these must be above their lower bound, not equal to it
+OPEN_HIGH = {'momentum'}         # and this one below its upper bound
+
+def check_bounds(args: argparse.Namespace):
+    "Refuse a number that is not finite or not within its bounds (`BOUNDS`), naming the flag."
+    for name, (lo, hi) in BOUNDS.items():
+        v = getattr(args, name, None)
+        if v is None: continue
+        flag = '--' + name.replace('_', '-')
+        if isinstance(v, float) and not math.isfinite(v): raise UsageError(f"{flag} must be a finite number, got {v}.")
+        low_ok = v > lo if name in OPEN_LOW else v >= lo
+        high_ok = v < hi if name in OPEN_HIGH else v <= hi
+        if not (low_ok and high_ok):
+            rng = f"{'above' if name in OPEN_LOW else 'at least'} {lo:g} and {'below' if name in OPEN_HIGH else 'at most'} {hi:g}"
+            raise UsageError(f"{flag} must be {rng}, got {v:g}.")
+
+# %% ../nbs/api/cli.ipynb #c011
 def _check_out_file(out: Path):
-    "Refuse an output path we cannot write, before doing any work."
+    "Refuse an output path we cannot or must not write, before doing any work."
+    if out.is_symlink() and not out.exists():
+        raise UsageError(f"--out '{out}' is a symbolic link to something that does not exist; give a plain file name.")
+    if out.is_dir(): raise UsageError(f"--out '{out}' is a folder; give a file name such as {out / 'samples.png'}.")
+    if out.exists() and not out.is_file():
+        raise UsageError(f"--out '{out}' is not a regular file (a device or a pipe); give a plain file name.")
     parent = out.parent if str(out.parent) else Path('.')
     if not parent.is_dir():
         raise UsageError(f"cannot write '{out}': the folder '{parent}' does not exist. Create it first or choose another --out.")
     if not os.access(parent, os.W_OK):
         raise UsageError(f"cannot write '{out}': the folder '{parent}' is not writable. Choose another --out.")
-    if out.is_dir(): raise UsageError(f"--out '{out}' is a folder; give a file name such as {out/'samples.png'}.")
-
-def _atomic_savefig(fig, out: Path):
-    "Write a figure to a temporary file beside `out`, then rename it into place (an old file is never half-overwritten)."
-    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
-    try:
-        fig.savefig(tmp, dpi=120, bbox_inches='tight', format=out.suffix.lstrip('.') or 'png')
-        os.replace(tmp, out)
-    except OSError as e: raise UsageError(f"could not write '{out}' ({e}); the previous file, if any, is unchanged.") from None
-    finally:
-        if tmp.exists(): tmp.unlink()
 
 def cmd_data(args) -> int:
     "Print a summary of the chosen dataset and save a labelled grid of sample images."
     import matplotlib; matplotlib.use('Agg')
+    from cifar_tutorial.core import atomic_write
     from cifar_tutorial.data import get_dataset, summarize, format_summary, FastLoader, show_batch
     out = Path(args.out)
+    if args.out == DEFAULT_SAMPLES: out.parent.mkdir(exist_ok=True)
     _check_out_file(out)
     train, test = get_dataset(args.dataset, args.root, download=True if args.download else None, verify=not args.no_verify)
     print(format_summary(summarize(train, test)))
     xb, yb = next(iter(FastLoader(train, batch_size=32, shuffle=True, seed=0)))
     fig = show_batch(xb, yb, train.classes, title=f"{train.source}: 32 training images")
-    _atomic_savefig(fig, out)
+    atomic_write(out, lambda p: fig.savefig(p, dpi=120, bbox_inches='tight', format=out.suffix.lstrip('.') or 'png'))
     print(f"saved a grid of 32 sample images to {out}")
     return 0
 
-# %% ../nbs/api/cli.ipynb #c007
+# %% ../nbs/api/cli.ipynb #c013
 TUTORIAL_RECIPE = dict(epochs=2, batch_size=4, lr=0.001, momentum=0.9, seed=0, loader='fast', print_every=2000)
+DEFAULT_SAMPLES = 'runs/samples.png'
 
 def _check_train_args(args):
     "Refuse impossible settings before any work, with the flag's name in the message."
-    for name in ('batch_size', 'n_train', 'n_test'):
-        v = getattr(args, name, None)
-        if v is not None and v <= 0:
-            raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {v}.")
+    check_bounds(args)
+    fast_only = [f for f, v in (('--size', args.size), ('--tta', args.tta), ('--compile', args.compile)) if v]
+    if fast_only and args.recipe != 'fast':
+        raise UsageError(f"{', '.join(fast_only)} only apply to the fast recipe: add --recipe fast, or leave them out.")
     e = args.epochs
-    if e is not None:
-        if not math.isfinite(e): raise UsageError(f"--epochs must be a number such as 2, got {e}.")
-        if args.recipe == 'fast':
-            if not e > 0: raise UsageError(f"--epochs must be greater than 0, got {e:g}.")
-        elif e < 1: raise UsageError(f"--epochs must be at least 1, got {e:g}.")
-        elif e != int(e):
+    if e is not None and args.recipe != 'fast':
+        if e < 1: raise UsageError(f"--epochs must be at least 1, got {e:g}.")
+        if e != int(e):
             raise UsageError(f"--epochs must be a whole number for the tutorial recipe, got {e:g}; "
                              "fractions of an epoch work with --recipe fast.")
-        else: args.epochs = int(e)
-    if args.lr is not None and not args.lr > 0: raise UsageError(f"--lr must be greater than 0, got {args.lr}.")
-    if args.momentum is not None and not 0 <= args.momentum < 1:
-        raise UsageError(f"--momentum must be at least 0 and below 1, got {args.momentum}.")
-    if args.seed is not None and args.seed < 0: raise UsageError(f"--seed must be 0 or more, got {args.seed}.")
-    if args.print_every is not None and args.print_every < 0: raise UsageError(f"--print-every must be 0 (off) or more, got {args.print_every}.")
-    if args.threads is not None and args.threads <= 0: raise UsageError(f"--threads must be at least 1, got {args.threads}.")
+        args.epochs = int(e)
+    if args.recipe == 'fast' and args.resume:
+        raise UsageError("the fast recipe has no checkpoints to resume (a run takes seconds on a GPU, minutes on a CPU); "
+                         "start a new run without --resume.")
 
+# %% ../nbs/api/cli.ipynb #c015
 def _settings(args, ckpt: dict | None) -> dict:
     "The run's settings: the recipe's defaults, or the checkpoint's when resuming, overridden by the flags given."
     given = {k: getattr(args, k) for k in ('epochs', 'batch_size', 'lr', 'momentum', 'seed', 'loader', 'n_train', 'n_test')}
@@ -93,7 +127,7 @@ def _settings(args, ckpt: dict | None) -> dict:
         return s
     m = ckpt['meta']
     if m.get('recipe') != 'tutorial':
-        raise UsageError(f"the run in '{args.out}' used the {m.get('recipe')} recipe; resume it with --recipe {m.get('recipe')}.")
+        raise UsageError(f"the run in '{args.out}' used the {m.get('recipe')} recipe; it cannot be resumed with this command.")
     s = {k: m.get(k) for k in ('epochs', 'batch_size', 'lr', 'momentum', 'seed', 'loader', 'n_train', 'n_test', 'dataset', 'root', 'verify')}
     for k, v in given.items():
         if v is not None and k != 'epochs' and v != s[k]:
@@ -104,33 +138,23 @@ def _settings(args, ckpt: dict | None) -> dict:
     if args.root != 'data': s['root'] = args.root          # the data may have moved
     if args.no_verify: s['verify'] = False
     if given['epochs'] is not None: s['epochs'] = given['epochs']
+    done, step = ckpt['epoch'], ckpt['step']
+    if s['epochs'] < done or (s['epochs'] == done and step > 0):
+        raise UsageError(f"the run in '{args.out}' has already trained {done} epoch(s){f' and {step} step(s)' if step else ''}; "
+                         f"--epochs {s['epochs']} would end before that. Leave --epochs out, or give more.")
     s['print_every'] = args.print_every if args.print_every is not None else m.get('print_every', 2000)
     return s
 
-def _shrink(ds, n):
-    "Keep the first `n` images of a CIFAR-10 dataset (the offline set is generated at the asked size instead)."
-    if n is not None and getattr(ds, 'source', None) == 'cifar10' and n < len(ds):
-        ds.data, ds.targets = ds.data[:n], ds.targets[:n]
-    return ds
-
-@contextlib.contextmanager
-def _small_batch_cpu(on: bool):
-    "For tiny CPU batches, PyTorch's own convolutions beat oneDNN's (about 15-20 % per step here); restore afterwards."
-    import torch
-    old = torch.backends.mkldnn.enabled
-    if on: torch.backends.mkldnn.enabled = False
-    try: yield
-    finally: torch.backends.mkldnn.enabled = old
-
+# %% ../nbs/api/cli.ipynb #c017
 def _train_tutorial(args, device, t0: float) -> int:
     import matplotlib; matplotlib.use('Agg')
     import torch
     from cifar_tutorial.data import get_dataset, tutorial_transform, classic_loader, FastLoader
     from cifar_tutorial.models import Net
     from cifar_tutorial.train import (fit, evaluate, save_checkpoint, load_checkpoint, save_run, seed_everything,
-                                      prepare_out_dir, History, FitResult)
+                                      prepare_out_dir, release_out_dir, History, FitResult)
     existed = args.out is not None and Path(args.out).exists()
-    out = prepare_out_dir(args.out, args.resume)       # refuses a folder holding a run, before any work
+    out = prepare_out_dir(args.out, args.resume)       # claims the folder; refuses one holding a run, before any work
     try:
         ckpt = load_checkpoint(out / 'checkpoint.pth') if args.resume else None
         if ckpt is not None and ckpt['model_class'] != 'Net':
@@ -141,18 +165,16 @@ def _train_tutorial(args, device, t0: float) -> int:
                              f"add --epochs N with N above {ckpt['epoch']}.")
         classic = s['loader'] == 'classic'
         train, test = get_dataset(s['dataset'], s['root'], transform=tutorial_transform() if classic else None,
+                                  download=True if args.download else None,
                                   verify=s['verify'], n_train=s['n_train'], n_test=s['n_test'])
-        train, test = _shrink(train, s['n_train']), _shrink(test, s['n_test'])
         seed_everything(s['seed'])                     # the same seed gives the same initial weights and batch order
         model = Net(num_classes=len(train.classes))
         if ckpt is not None: load_checkpoint(out / 'checkpoint.pth', model)   # checks it is a Net of this size
     except BaseException:
+        release_out_dir(out)
         if not existed and out.is_dir() and not any(out.iterdir()): out.rmdir()   # leave no empty run folder behind
         raise
     bs = s['batch_size']
-    small_cpu = device.type == 'cpu' and bs <= 32
-    threads = args.threads or (1 if small_cpu else None)
-    if threads: torch.set_num_threads(threads)         # small batches: one thread is faster than several fighting
     if classic:
         train_dl = classic_loader(train, bs, shuffle=True, num_workers=2, seed=s['seed'])
         test_dl = classic_loader(test, bs, shuffle=False, num_workers=2)
@@ -163,52 +185,93 @@ def _train_tutorial(args, device, t0: float) -> int:
     print(f"dataset: {train.source}{note}: {len(train)} training / {len(test)} test images")
     print(f"recipe: tutorial -- Net ({sum(p.numel() for p in model.parameters()):,} parameters), CrossEntropyLoss, "
           f"SGD(lr={s['lr']}, momentum={s['momentum']}), batch size {bs}, {s['epochs']} epoch(s), seed {s['seed']}")
-    print(f"device: {device} ({torch.get_num_threads()} thread(s)), loader: {s['loader']}, run folder: {out}" +
+    small_cpu = device.type == 'cpu' and bs <= 32
+    threads = args.threads or (1 if small_cpu else torch.get_num_threads())
+    print(f"device: {device} ({threads} thread(s)), loader: {s['loader']}, run folder: {out}" +
           (f" (resuming after epoch {ckpt['epoch']}, step {ckpt['step']})" if ckpt else ''), flush=True)
     meta = dict(dataset=train.source, recipe='tutorial', epochs=s['epochs'], seed=s['seed'], batch_size=bs, lr=s['lr'],
                 momentum=s['momentum'], loader=s['loader'], root=str(s['root']), verify=s['verify'],
-                n_train=s['n_train'], n_test=s['n_test'], classes=list(train.classes), threads=torch.get_num_threads(),
-                onednn=not small_cpu and torch.backends.mkldnn.enabled,
-                print_every=s['print_every'])
+                n_train=s['n_train'], n_test=s['n_test'], classes=list(train.classes), threads=threads,
+                onednn=not small_cpu and torch.backends.mkldnn.enabled, print_every=s['print_every'])
     before = ckpt['meta'].get('train_time_s', 0.0) if ckpt else 0.0
+    save = lambda r: save_checkpoint(out / 'checkpoint.pth', model, r, **dict(meta, train_time_s=before + r.train_time_s))
     if ckpt is not None and ckpt['epoch'] >= s['epochs']:   # stopped during the final evaluation: nothing left to train
-        result = FitResult(model, None, History(**ckpt['history']), ckpt['epoch'])
+        result = FitResult(model, None, History(**ckpt['history']), ckpt['epoch'], train_time_s=before)
     else:
-        with _small_batch_cpu(small_cpu):
-            result = fit(model, train_dl, epochs=s['epochs'], lr=s['lr'], momentum=s['momentum'], device=device,
-                         print_every=s['print_every'], progress=not args.no_progress, resume=ckpt)
+        result = fit(model, train_dl, epochs=s['epochs'], lr=s['lr'], momentum=s['momentum'], device=device,
+                     print_every=s['print_every'], progress=not args.no_progress, resume=ckpt, checkpoint=save,
+                     checkpoint_every=60.0 if args.checkpoint_every is None else args.checkpoint_every,
+                     threads=args.threads)
         result.train_time_s += before
-        save_checkpoint(out / 'checkpoint.pth', model, result, **dict(meta, train_time_s=result.train_time_s))
     if result.interrupted:
         print(f"\ninterrupted after {result.epochs_done} epoch(s) and {result.step} more mini-batch(es); saved a checkpoint "
               f"to {out / 'checkpoint.pth'}\ncontinue with: cifar-tutorial train --out {out} --resume", file=sys.stderr)
         return 130
-    with _small_batch_cpu(small_cpu):
-        ev = evaluate(model, test_dl, device, classes=train.classes)
+    ev = evaluate(model, test_dl, device, classes=train.classes)
     print(f"\naccuracy of the network on the {ev.n} test images: {ev.accuracy:.1f} %")
     print(ev.table())
     m = save_run(out, model, result, ev, test_loader=test_dl, device=str(device), wall_time_s=time.perf_counter() - t0,
                  **dict(meta, n_train_images=len(train), resumed=ckpt is not None))
+    release_out_dir(out)
     print(f"\ntrained in {result.train_time_s:.1f} s ({m['wall_time_s']:.1f} s in all); wrote metrics.json, weights.pth, "
           f"checkpoint.pth and 4 plots to {out}")
     return 0
 
+# %% ../nbs/api/cli.ipynb #c019
+def _fast_config(args, device):
+    from cifar_tutorial.recipes import fast_config, resolve_size
+    g = lambda k: getattr(args, k, None)
+    size = resolve_size(g('size') or 'auto', device)
+    return size, fast_config(size, device, epochs=g('epochs'), batch_size=g('batch_size'), lr=g('lr'),
+                             momentum=g('momentum'), compile=bool(g('compile')) or None, tta=g('tta'))
+
+def _train_fast(args, device, t0: float) -> int:
+    import matplotlib; matplotlib.use('Agg')
+    import torch
+    from cifar_tutorial.recipes import FastRecipe
+    from cifar_tutorial.train import FitResult, prepare_out_dir, release_out_dir, save_run
+    size, cfg = _fast_config(args, device)
+    seed = args.seed or 0
+    existed = args.out is not None and Path(args.out).exists()
+    out = prepare_out_dir(args.out)
+    try:
+        if args.threads: torch.set_num_threads(args.threads)   # --threads: CPU threads for PyTorch
+        recipe = FastRecipe(cfg, device)
+        data = recipe.load(args.dataset, args.root, not args.no_verify, args.n_train, args.n_test, seed)
+    except BaseException:
+        release_out_dir(out)
+        if not existed and out.is_dir() and not any(out.iterdir()): out.rmdir()
+        raise
+    note = ' -- generated offline images, NOT CIFAR-10' if data.source == 'synthetic' else f" (from {args.root})"
+    print(f"dataset: {data.source}{note}: {len(data.x_train)} training / {len(data.x_test)} test images")
+    print(f"recipe: fast (size {size}) -- FastNet widths {cfg.widths}, batch size {cfg.batch_size}, {cfg.epochs:g} epochs, "
+          f"lr {cfg.lr:g} per 1,024 images, label smoothing {cfg.label_smoothing}, TTA level {cfg.tta}, seed {seed}")
+    print(f"device: {device}, bf16 autocast: {'on' if recipe.amp else 'off'}, channels_last: "
+          f"{'on' if recipe.channels_last else 'off'}, torch.compile: {'on' if cfg.compile else 'off'}, run folder: {out}", flush=True)
+    if cfg.compile: print(f"compile and warm-up: {recipe.warmup(data):.1f} s (not counted as training)")
+    res = recipe.run(data, seed)
+    fit_res = FitResult(model=recipe.model, optimizer=recipe.optimizer, history=res.history,
+                        epochs_done=len(res.history.epoch_loss), train_time_s=res.train_time_s)
+    metrics = save_run(out, recipe.model, fit_res, res.evaluation, dataset=data.source, recipe='fast', epochs=cfg.epochs,
+                       device=str(device), wall_time_s=time.perf_counter() - t0, seed=seed, size=size,
+                       batch_size=cfg.batch_size, lr=cfg.lr, test_accuracy_plain=res.test_accuracy_plain,
+                       eval_time_s=res.eval_time_s, compile_time_s=recipe.compile_time_s,
+                       fast_config=res.config, root=str(args.root), verify=not args.no_verify)
+    release_out_dir(out)
+    print(f"test accuracy: {res.test_accuracy:.2f} % (TTA level {cfg.tta}; {res.test_accuracy_plain:.2f} % without) -- "
+          f"training {res.train_time_s:.1f} s, evaluation {res.eval_time_s:.1f} s, wall {metrics['wall_time_s']:.1f} s")
+    print(f"saved metrics.json, weights.pth and plots in {out}")
+    return 0
+
 def cmd_train(args) -> int:
-    "Train the CIFAR-10 `Net` (tutorial recipe by default) and write a run folder."
+    "Train the CIFAR-10 `Net` (tutorial recipe by default) or the fast recipe, and write a run folder."
     t0 = time.perf_counter()
     _check_train_args(args)
     from cifar_tutorial.device import best_device
     device = best_device(args.device)                  # an unknown or absent device is refused before any work
-    fast_only = [f for f, v in (('--size', args.size), ('--tta', args.tta), ('--compile', args.compile)) if v]
-    if fast_only and args.recipe != 'fast':
-        raise UsageError(f"{', '.join(fast_only)} only apply to the fast recipe: add --recipe fast, or leave them out.")
-    if args.recipe == 'fast':                          # the faster recipe lives in cifar_tutorial.recipes
-        if importlib.util.find_spec('cifar_tutorial.recipes') is None:
-            raise UsageError("the fast recipe is not available in this version (no cifar_tutorial.recipes); use --recipe tutorial.")
-        from cifar_tutorial.recipes import train_fast_cli
-        return train_fast_cli(args)
-    return _train_tutorial(args, device, t0)
+    return (_train_fast if args.recipe == 'fast' else _train_tutorial)(args, device, t0)
 
+# %% ../nbs/api/cli.ipynb #c021
 def _add_train_args(p: argparse.ArgumentParser):
     add_data_args(p)
     p.add_argument('--recipe', default='tutorial', choices=['tutorial', 'fast'],
@@ -227,46 +290,161 @@ def _add_train_args(p: argparse.ArgumentParser):
     a.add_argument('--n-train', type=int, help='use only this many training images (quick trials and tests)')
     a.add_argument('--n-test', type=int, help='use only this many test images')
     a.add_argument('--print-every', type=int, help='print the mean loss every N mini-batches (default 2000, 0: never)')
+    a.add_argument('--checkpoint-every', type=float, help='seconds between checkpoints while training (default 60)')
     a.add_argument('--no-progress', action='store_true', help='no progress bar')
     a.add_argument('--threads', type=int, help="CPU threads for PyTorch (default: 1 on the CPU for mini-batches up to 32, "
                    "where more threads slow each step down; else PyTorch's default)")
     f = p.add_argument_group('fast recipe (only with --recipe fast; see cifar_tutorial.recipes)')
-    f.add_argument('--size', help="network size of the fast recipe: auto (large on a GPU, small on a CPU), large, small or tiny")
-    f.add_argument('--tta', type=int, help='test-time augmentation level: 0 none, 1 flip, 2 flip and shifts')
+    f.add_argument('--size', choices=['auto', 'large', 'small', 'tiny'],
+                   help="network size of the fast recipe: auto (large on a GPU, small on a CPU), large, small or tiny")
+    f.add_argument('--tta', type=int, choices=[0, 1, 2], help='test-time augmentation level: 0 none, 1 flip, 2 flip and shifts')
     f.add_argument('--compile', action='store_true', help='torch.compile the model (worth it on a GPU)')
 
-# %% ../nbs/api/cli.ipynb #c008
+# %% ../nbs/api/cli.ipynb #c023
+def fast_seeds_parser() -> argparse.ArgumentParser:
+    "The parser of `python -m cifar_tutorial.recipes`."
+    p = argparse.ArgumentParser(prog='python -m cifar_tutorial.recipes',
+                                description='Train the fast recipe for several seeds and report each run and the mean.')
+    add_data_args(p)
+    p.add_argument('--size', default='auto', choices=['auto', 'large', 'small', 'tiny'])
+    p.add_argument('--device', default='auto')
+    p.add_argument('--runs', type=int, default=1, help='seeds to train, from --seed upward (default 1)')
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--epochs', type=float, default=None)
+    p.add_argument('--batch-size', type=int, default=None)
+    p.add_argument('--lr', type=float, default=None, help='learning rate per 1,024 images')
+    p.add_argument('--momentum', type=float, default=None)
+    p.add_argument('--tta', type=int, default=None, choices=[0, 1, 2])
+    p.add_argument('--compile', action='store_true', help='torch.compile the model (compile time reported apart)')
+    p.add_argument('--threads', type=int, default=None, help='CPU threads for PyTorch')
+    p.add_argument('--n-train', type=int, default=None)
+    p.add_argument('--n-test', type=int, default=None)
+    p.add_argument('--json', default=None, help='also write the results to this JSON file')
+    p.add_argument('--quiet', action='store_true', help='no per-epoch lines')
+    return p
+
+def _fast_seeds(a) -> int:
+    import json
+    from dataclasses import asdict
+    import torch
+    from cifar_tutorial.core import atomic_write
+    from cifar_tutorial.device import best_device
+    from cifar_tutorial.recipes import FastRecipe, run_seeds
+    check_bounds(a)
+    t0 = time.perf_counter()
+    dev = best_device(a.device)
+    if a.threads: torch.set_num_threads(a.threads)
+    size, cfg = _fast_config(a, dev)
+    recipe = FastRecipe(cfg, dev)
+    data = recipe.load(a.dataset, a.root, not a.no_verify, a.n_train, a.n_test)
+    load_s = time.perf_counter() - t0
+    name = torch.cuda.get_device_name(dev) if dev.type == 'cuda' else f"{os.cpu_count()} CPU cores, {torch.get_num_threads()} threads"
+    print(f"fast recipe: {data.source}, {len(data.x_train)} train / {len(data.x_test)} test images on {dev} ({name}); "
+          f"size {size}, widths {cfg.widths}, {cfg.epochs:g} epochs, batch {cfg.batch_size}, bf16 {recipe.amp}, "
+          f"channels_last {recipe.channels_last}, compile {cfg.compile}; data loaded in {load_s:.1f} s", flush=True)
+    warm = recipe.warmup(data) if cfg.compile or dev.type == 'cuda' else None
+    if warm is not None: print(f"warm-up{' and compile' if cfg.compile else ''}: {warm:.1f} s (not counted below)", flush=True)
+    k = iter(range(1, a.runs + 1))
+    show = lambda r: print(f"run {next(k)}/{a.runs} seed {r.seed}: {r.test_accuracy:.2f} % (plain {r.test_accuracy_plain:.2f} %), "
+                           f"train {r.train_time_s:.2f} s, eval {r.eval_time_s:.2f} s", flush=True)
+    s = run_seeds(recipe, data, range(a.seed, a.seed + a.runs), log=None if a.quiet else print, on_result=show)
+    print(f"mean over {a.runs} run(s): {s['mean_accuracy']:.2f} % (std {s['std_accuracy']:.2f}, min {s['min_accuracy']:.2f}), "
+          f"train {s['mean_train_s']:.2f} s (min {s['min_train_s']:.2f}, max {s['max_train_s']:.2f}); "
+          f"total wall {time.perf_counter() - t0:.1f} s")
+    if a.json:
+        doc = dict(device=str(dev), device_name=name, source=data.source, size=size, config=asdict(cfg), amp=recipe.amp,
+                   channels_last=recipe.channels_last, load_s=load_s, warmup_s=warm, wall_s=time.perf_counter() - t0,
+                   **{k: v for k, v in s.items() if k != 'runs'},
+                   runs=[dict(seed=r.seed, test_accuracy=r.test_accuracy, test_accuracy_plain=r.test_accuracy_plain,
+                              train_time_s=r.train_time_s, eval_time_s=r.eval_time_s, steps=r.steps) for r in s['runs']],
+                   torch=torch.__version__)
+        atomic_write(Path(a.json), lambda p: p.write_text(json.dumps(doc, indent=1)))
+    return 0
+
+def fast_seeds_main(argv=None) -> int:
+    "Entry point of `python -m cifar_tutorial.recipes`."
+    return run(fast_seeds_parser(), _fast_seeds, argv, 'python -m cifar_tutorial.recipes')
+
+# %% ../nbs/api/cli.ipynb #c025
+def ddp_parser() -> argparse.ArgumentParser:
+    "The parser of `torchrun --nproc_per_node N -m cifar_tutorial.ddp`."
+    p = argparse.ArgumentParser(prog='torchrun --nproc_per_node N -m cifar_tutorial.ddp',
+                                description='Train with DistributedDataParallel: one process per GPU (nccl) or CPU process (gloo).')
+    add_data_args(p)
+    p.add_argument('--model', default='net', choices=['net', 'fast'])
+    p.add_argument('--epochs', type=int, default=1)
+    p.add_argument('--batch-size', type=int, default=64, help='images per process per step')
+    p.add_argument('--lr', type=float, default=0.01)
+    p.add_argument('--momentum', type=float, default=0.9)
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--device', default='auto', help="auto | cpu | cuda (each process takes cuda:LOCAL_RANK)")
+    p.add_argument('--n-train', type=int, default=None)
+    p.add_argument('--n-test', type=int, default=None)
+    p.add_argument('--max-steps', type=int, default=None, help='stop after this many steps per process')
+    p.add_argument('--out', default=None, help='run folder, written by rank 0 (metrics.json, weights.pth, plots)')
+    return p
+
+def _ddp(a) -> int:
+    from cifar_tutorial.ddp import train_ddp
+    check_bounds(a)
+    train_ddp(a.dataset, a.root, not a.no_verify, a.model, a.epochs, a.batch_size, a.lr, a.momentum, a.seed,
+              a.device, a.n_train, a.n_test, a.max_steps, a.out)
+    return 0
+
+def ddp_main(argv=None) -> int:
+    "Entry point of `python -m cifar_tutorial.ddp` (started by torchrun once per process)."
+    rank = os.environ.get('RANK', '0')
+    return run(ddp_parser(), _ddp, argv, f'cifar_tutorial.ddp (rank {rank})')
+
+# %% ../nbs/api/cli.ipynb #c027
 def build_parser() -> argparse.ArgumentParser:
     "The `cifar-tutorial` argument parser, with one sub-command per job."
     p = argparse.ArgumentParser(prog='cifar-tutorial', description="The cifar_tutorial course from the command line.")
+    p.add_argument('--version', action='version', version=f'cifar-tutorial {__version__}')
+    p.add_argument('--debug', action='store_true', help='show the full traceback of every error')
     sub = p.add_subparsers(dest='command', metavar='COMMAND')
-    d = sub.add_parser('data', help='summarise the dataset and save a grid of sample images')
+    about = 'Summarise the dataset (where it came from, sizes, images per class) and save a grid of sample images.'
+    d = sub.add_parser('data', help='summarise the dataset and save a grid of sample images', description=about)
     add_data_args(d)
-    d.add_argument('--download', action='store_true', help='download CIFAR-10 if it is not in --root')
-    d.add_argument('--out', default='samples.png', help='where to save the sample grid (default: samples.png)')
+    d.add_argument('--out', default=DEFAULT_SAMPLES, help=f'where to save the sample grid (default: {DEFAULT_SAMPLES})')
+    d.add_argument('--debug', action='store_true', default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     d.set_defaults(func=cmd_data)
-    t = sub.add_parser('train', help='train the CIFAR-10 Net (tutorial recipe) and save metrics, weights and plots')
+    about = ("Train the CIFAR-10 Net with the tutorial's recipe (or --recipe fast) and save metrics, weights, a checkpoint "
+             "and plots in a run folder of its own.")
+    t = sub.add_parser('train', help='train the CIFAR-10 Net (tutorial recipe) and save metrics, weights and plots',
+                       description=about)
     _add_train_args(t)
+    t.add_argument('--debug', action='store_true', default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     t.set_defaults(func=cmd_train)
+    p.subparsers = {'data': d, 'train': t}
     return p
 
+# %% ../nbs/api/cli.ipynb #c029
 def _command_warning(command: str):
     "A `warnings.showwarning` that prints a warning as the command's own line, without Python's file:line header."
     def show(message, category, filename, lineno, file=None, line=None):
-        print(f"cifar-tutorial {command}: warning: {message}", file=file or sys.stderr, flush=True)
+        print(f"{command}: warning: {message}", file=file or sys.stderr, flush=True)
     return show
+
+def run(parser: argparse.ArgumentParser, func, argv, name: str, sub_parser=None) -> int:
+    "Parse `argv` with `parser`, call `func(args)`, and apply the error policy."
+    args = parser.parse_args(argv)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('always')
+            warnings.showwarning = _command_warning(name)
+            return func(args) or 0
+    except KeyboardInterrupt:
+        print('interrupted', file=sys.stderr); return 130
+    except (CifarTutorialError, OSError) as e:
+        if getattr(args, 'debug', False): raise
+        msg = to_flags(str(e), sub_parser or parser).replace('\n', ' ')
+        print(f"{name}: error: {msg}", file=sys.stderr); return 2
 
 def main(argv=None) -> int:
     "Entry point of the `cifar-tutorial` command."
     p = build_parser()
-    args = p.parse_args(argv)
+    args, _ = p.parse_known_args(argv)
     if not getattr(args, 'func', None):
         p.print_help(); return 2
-    try:
-        with warnings.catch_warnings():
-            warnings.showwarning = _command_warning(args.command)
-            return args.func(args) or 0
-    except KeyboardInterrupt:
-        print('interrupted', file=sys.stderr); return 130
-    except (UsageError, FileNotFoundError, NotADirectoryError, ValueError, RuntimeError, PermissionError) as e:
-        print(f"cifar-tutorial {args.command}: error: {e}", file=sys.stderr); return 2
+    return run(p, args.func, argv, f'cifar-tutorial {args.command}', p.subparsers[args.command])

@@ -6,8 +6,7 @@ Docs: https://cifar-tutorial.github.io/cifar_tutorial/api/ddp.html.md"""
 
 # %% ../nbs/api/ddp.ipynb #c002
 from __future__ import annotations
-import argparse, json, math, os, sys, time
-from pathlib import Path
+import os, time
 from typing import Optional
 
 import torch
@@ -16,11 +15,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from .cli import add_data_args
+from .core import CifarTutorialError
 from .device import best_device
+from .train import RunFolderError, SettingError
 
 # %% auto #0
-__all__ = ['ddp_env', 'ddp_device', 'ddp_backend', 'shard_indices', 'weights_checksum', 'train_ddp', 'main']
+__all__ = ['ddp_env', 'ddp_device', 'ddp_backend', 'shard_indices', 'weights_checksum', 'train_ddp']
 
 # %% ../nbs/api/ddp.ipynb #c006
 def ddp_env() -> dict:
@@ -32,12 +32,12 @@ def ddp_device(device: str = 'auto', local_rank: int = 0, world_size: int = 1) -
     "This process's device: 'cuda:LOCAL_RANK' when training on GPUs (error if there are fewer GPUs than processes), else the CPU."
     dev = best_device(device)
     if dev.type == 'mps':
-        raise ValueError("DDP does not run on Apple's MPS; use --device cpu (gloo) on a Mac.")
+        raise SettingError("DDP does not run on Apple's MPS; use `device=cpu` (gloo) on a Mac.")
     if dev.type == 'cuda':
         n = torch.cuda.device_count()
         if world_size > n:
-            raise ValueError(f"{world_size} processes per node but only {n} GPU(s) here: each process needs its own GPU. "
-                             f"Use torchrun --nproc_per_node {n} (or fewer), or --device cpu to run the processes on the CPU with gloo.")
+            raise SettingError(f"{world_size} processes per node but only {n} GPU(s) here: each process needs its own GPU. "
+                             f"Use torchrun --nproc_per_node {n} (or fewer), or `device=cpu` to run the processes on the CPU with gloo.")
         return torch.device('cuda', local_rank)
     return dev
 
@@ -59,10 +59,9 @@ def _build_model(name: str, num_classes: int) -> nn.Module:
         from cifar_tutorial.models import Net
         return Net(num_classes=num_classes)
     if name == 'fast':
-        from cifar_tutorial.recipes import FastNet, SIZES
-        c = SIZES['small']
-        return FastNet(c.widths, num_classes, c.whiten_stride)
-    raise ValueError(f"unknown model '{name}': choose net or fast.")
+        from cifar_tutorial.fastnet import FastNet
+        return FastNet((32, 64, 128), num_classes, whiten_stride=2)   # the fast recipe's 'small' network
+    raise SettingError(f"unknown model '{name}': choose net or fast.")
 
 def weights_checksum(model: nn.Module) -> float:
     "One number from all parameters and buffers (equal weights give equal sums)."
@@ -70,12 +69,33 @@ def weights_checksum(model: nn.Module) -> float:
         return float(sum(v.double().sum().item() * (i + 1) for i, v in enumerate(model.state_dict().values())
                          if v.is_floating_point()))
 
-def train_ddp(dataset: str = 'auto', root: str = 'data', verify: bool = True, model: str = 'net', epochs: int = 1,
-              batch_size: int = 64, lr: float = 0.01, momentum: float = 0.9, seed: int = 0, device: str = 'auto',
-              n_train: Optional[int] = None, n_test: Optional[int] = None, max_steps: Optional[int] = None,
-              out: Optional[str] = None, log=print) -> dict:
+def _agree(started: bool, rank: int, error: Optional[str]) -> Optional[str]:
+    "Share rank 0's error (or None) with every process, so that all of them stop together."
+    if not started: return error
+    box = [error if rank == 0 else None]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+def train_ddp(dataset: str = 'auto',          # 'auto' | 'cifar10' | 'synthetic' (see `get_dataset`)
+              root: str = 'data',             # the folder that holds cifar-10-batches-py
+              verify: bool = True,            # check the official checksums
+              model: str = 'net',             # 'net': the tutorial's Net; 'fast': the fast recipe's small FastNet
+              epochs: int = 1,
+              batch_size: int = 64,           # images per process per step
+              lr: float = 0.01,
+              momentum: float = 0.9,
+              seed: int = 0,                  # the same initial weights and batch order in every process
+              device: str = 'auto',           # each process takes cuda:LOCAL_RANK on 'cuda'
+              n_train: Optional[int] = None,  # only this many training images
+              n_test: Optional[int] = None,   # only this many test images
+              max_steps: Optional[int] = None,  # stop after this many steps per process
+              out: Optional[str] = None,      # run folder (rank 0 writes it with `save_run`); None: nothing saved
+              log=print,                      # called with one line per epoch on rank 0 (None: silent)
+             ) -> dict:
     "Train with DistributedDataParallel in this process (one of `WORLD_SIZE`); rank 0 evaluates and writes `out`."
     from cifar_tutorial.data import get_dataset, FastLoader
+    from cifar_tutorial.train import FitResult, History, evaluate, prepare_out_dir, save_run
+    t_start = time.perf_counter()
     env = ddp_env()
     rank, world = env['rank'], env['world_size']
     dev = ddp_device(device, env['local_rank'], world)
@@ -85,79 +105,65 @@ def train_ddp(dataset: str = 'auto', root: str = 'data', verify: bool = True, mo
         dist.init_process_group(ddp_backend(dev), rank=rank, world_size=world)
         started = True
     try:
+        run_dir, error = None, None
+        if out and rank == 0:                                                  # rank 0 owns the run folder ...
+            try: run_dir = prepare_out_dir(out)
+            except (CifarTutorialError, OSError) as e: error = str(e)
+        error = _agree(started, rank, error)                                   # ... and every rank learns if it failed
+        if error: raise RunFolderError(error)
         t0 = time.perf_counter()
         train, test = get_dataset(dataset, root, verify=verify, n_train=n_train, n_test=n_test, seed=seed)
-        for ds, n in ((train, n_train), (test, n_test)):
-            if n is not None and len(ds) > n: ds.data, ds.targets = ds.data[:n], list(ds.targets[:n])
         loader = FastLoader(train, batch_size, shuffle=False, device=dev)      # all images on the device, normalised per batch
         torch.manual_seed(seed)                                                # the same initial weights everywhere ...
         net = _build_model(model, len(train.classes)).to(dev)                 # ... moved to this process's device ...
         ddp_net = DDP(net, device_ids=[dev.index] if dev.type == 'cuda' else None) if started else net
         opt = torch.optim.SGD(ddp_net.parameters(), lr=lr, momentum=momentum)  # ... and only then the optimiser
-        n, steps, losses = len(loader.y), 0, []
+        n, steps, hist = loader.num_images, 0, History(print_every=0)
         for epoch in range(epochs):
             idx = shard_indices(n, rank, world, epoch, seed).to(dev)
             if len(idx) < batch_size:
-                raise ValueError(f"each of the {world} processes gets {len(idx)} images per epoch, fewer than one batch "
-                                 f"of {batch_size}: use more training images or a smaller --batch-size.")
+                raise SettingError(f"each of the {world} processes gets {len(idx)} images per epoch, fewer than one batch "
+                                   f"of {batch_size}: use more training images or a smaller `batch_size`.")
+            hist.steps_per_epoch = len(idx) // batch_size
+            epoch_losses = []                                                  # this epoch's losses only
             for i in range(0, len(idx) - batch_size + 1, batch_size):
-                j = idx[i:i + batch_size]
-                xb = (loader.x[j].float() - loader.mean) / loader.std
-                loss = F.cross_entropy(ddp_net(xb), loader.y[j])
+                xb, yb = loader.batch(idx[i:i + batch_size])
+                loss = F.cross_entropy(ddp_net(xb), yb)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()                                                # DDP all-reduces the gradients here
                 opt.step()
-                losses.append(loss.item()); steps += 1
+                epoch_losses.append(loss.item()); steps += 1
                 if max_steps and steps >= max_steps: break
-            if log and rank == 0: log(f"epoch {epoch + 1}: mean loss {sum(losses[-len(idx) // batch_size:]) / max(1, min(len(losses), len(idx) // batch_size)):.3f} "
+            hist.step_loss += epoch_losses
+            hist.epoch_loss.append(sum(epoch_losses) / len(epoch_losses))
+            if log and rank == 0: log(f"epoch {epoch + 1}: mean loss {hist.epoch_loss[-1]:.3f} "
                                       f"({steps} steps per process, {world} process(es), backend {ddp_backend(dev) if started else 'none'})")
             if max_steps and steps >= max_steps: break
-        result = dict(rank=rank, world_size=world, device=str(dev), backend=ddp_backend(dev) if started else None,
-                      steps=steps, final_loss=losses[-1] if losses else None, checksum=weights_checksum(net),
-                      train_time_s=time.perf_counter() - t0)
+        train_time = time.perf_counter() - t0
+        me = dict(rank=rank, steps=steps, final_loss=hist.step_loss[-1] if hist.step_loss else None,
+                  checksum=weights_checksum(net))
+        ranks = [None] * world
+        if started: dist.all_gather_object(ranks, me)
+        else: ranks = [me]
+        result = dict(me, world_size=world, device=str(dev), backend=ddp_backend(dev) if started else None,
+                      train_time_s=train_time, epoch_loss=hist.epoch_loss, ranks=ranks)
         if rank == 0:
-            from cifar_tutorial.train import evaluate
-            ev = evaluate(net, FastLoader(test, 1000, shuffle=False, device=dev), classes=train.classes)
+            test_dl = FastLoader(test, 1000, shuffle=False, device=dev)
+            ev = evaluate(net, test_dl, classes=train.classes)
             result.update(test_accuracy=ev.accuracy, dataset=train.source)
-            if log: log(f"test accuracy {ev.accuracy:.1f} % on {len(test)} {train.source} test images; "
-                        f"{result['train_time_s']:.1f} s")
-        if out:
-            Path(out).mkdir(parents=True, exist_ok=True)
-            Path(out, f'rank{rank}.json').write_text(json.dumps(result, indent=1))
-            if rank == 0: torch.save({k: v.cpu() for k, v in net.state_dict().items()}, Path(out, 'weights.pth'))
+            if log: log(f"test accuracy {ev.accuracy:.1f} % on {len(test)} {train.source} test images; {train_time:.1f} s")
+            if run_dir is not None:
+                fit_result = FitResult(net, opt, hist, epochs_done=len(hist.epoch_loss), train_time_s=train_time)
+                save_run(run_dir, net, fit_result, ev, test_loader=test_dl, dataset=train.source, recipe=f'ddp-{model}',
+                         epochs=epochs, device=str(dev), wall_time_s=time.perf_counter() - t_start,
+                         world_size=world, backend=result['backend'], ranks=ranks, batch_size_per_process=batch_size,
+                         lr=lr, momentum=momentum, seed=seed, n_train_images=len(train))
         return result
     finally:
         if started: dist.destroy_process_group()
 
 # %% ../nbs/api/ddp.ipynb #c013
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog='torchrun --nproc_per_node N -m cifar_tutorial.ddp',
-                                description='Train with DistributedDataParallel: one process per GPU (nccl) or CPU process (gloo).')
-    add_data_args(p)
-    p.add_argument('--model', default='net', choices=['net', 'fast'])
-    p.add_argument('--epochs', type=int, default=1)
-    p.add_argument('--batch-size', type=int, default=64, help='images per process per step')
-    p.add_argument('--lr', type=float, default=0.01)
-    p.add_argument('--momentum', type=float, default=0.9)
-    p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--device', default='auto', help="auto | cpu | cuda (each process takes cuda:LOCAL_RANK)")
-    p.add_argument('--n-train', type=int, default=None)
-    p.add_argument('--n-test', type=int, default=None)
-    p.add_argument('--max-steps', type=int, default=None, help='stop after this many steps per process')
-    p.add_argument('--out', default=None, help='folder for rank*.json and rank 0 weights.pth')
-    return p
-
-def main(argv=None) -> int:
-    "Entry point of `python -m cifar_tutorial.ddp` (started by torchrun once per process)."
-    a = _parser().parse_args(argv)
-    for k in ('epochs', 'batch_size'):
-        if getattr(a, k) < 1: print(f"error: --{k.replace('_', '-')} must be at least 1", file=sys.stderr); return 2
-    try:
-        train_ddp(a.dataset, a.root, not a.no_verify, a.model, a.epochs, a.batch_size, a.lr, a.momentum, a.seed,
-                  a.device, a.n_train, a.n_test, a.max_steps, a.out)
-    except (ValueError, RuntimeError, FileNotFoundError) as e:
-        print(f"cifar_tutorial.ddp (rank {ddp_env()['rank']}): error: {e}", file=sys.stderr); return 2
-    return 0
-
-if __name__ == '__main__' and '__file__' in globals():   # `python -m cifar_tutorial.ddp`, not the notebook
-    sys.exit(main())
+if __name__ == '__main__' and '__file__' in globals():   # `torchrun -m cifar_tutorial.ddp` (the parser lives in cli)
+    import sys
+    from cifar_tutorial.cli import ddp_main
+    sys.exit(ddp_main())

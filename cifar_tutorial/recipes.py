@@ -6,23 +6,24 @@ Docs: https://cifar-tutorial.github.io/cifar_tutorial/api/recipes.html.md"""
 
 # %% ../nbs/api/recipes.ipynb #c002
 from __future__ import annotations
-import argparse, json, math, os, sys, time
-from dataclasses import asdict, dataclass, field, replace
+import contextlib, math
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
-from .cli import add_data_args
-from .device import Timer, best_device, is_out_of_memory, synchronize
+from .core import CifarTutorialError
+from .data import flip_images, translate_images
+from .device import Timer, best_device, is_out_of_memory
+from .fastnet import DeviceData, FastNet, Lookahead, load_device_data, tta_logits
+from .train import Evaluation, History, SettingError
 
 # %% auto #0
-__all__ = ['SIZES', 'FastConfig', 'fast_config', 'lr_factor', 'flip_images', 'translate_images', 'ConvGroup', 'FastNet',
-           'Lookahead', 'tta_logits', 'DeviceData', 'load_device_data', 'FastRecipeOutOfMemory', 'FastResult',
-           'FastRecipe', 'train_fast', 'train_fast_cli', 'main']
+__all__ = ['SIZES', 'FastConfig', 'resolve_size', 'fast_config', 'lr_factor', 'FastRecipeOutOfMemory', 'FastResult', 'FastRecipe',
+           'train_fast', 'run_seeds']
 
 # %% ../nbs/api/recipes.ipynb #c006
 @dataclass(frozen=True)
@@ -56,21 +57,29 @@ SIZES = {
                        whiten_bias_epochs=0, tta=1),                            # tests and smoke runs
 }
 
-def fast_config(size: str = 'auto', device: str | torch.device = 'cpu', **overrides) -> FastConfig:
+def resolve_size(size: str,                        # 'auto' or one of `SIZES`
+                 device: str | torch.device = 'cpu',  # the device that will train
+                ) -> str:
+    "The size that `size` means on `device`: 'auto' is 'large' on CUDA and 'small' elsewhere."
+    if size == 'auto': return 'large' if torch.device(device).type == 'cuda' else 'small'
+    if size not in SIZES: raise SettingError(f"unknown size '{size}': choose auto, {', '.join(SIZES)}.")
+    return size
+
+def fast_config(size: str = 'auto',                 # 'auto', 'large', 'small' or 'tiny' (see `SIZES`)
+                device: str | torch.device = 'cpu', # the device that will train (decides what 'auto' means)
+                **overrides) -> FastConfig:         # any `FastConfig` field; None values are ignored
     "The `FastConfig` for `size` ('auto': 'large' on CUDA, else 'small'), with `overrides` applied and checked."
-    dev = torch.device(device)
-    if size == 'auto': size = 'large' if dev.type == 'cuda' else 'small'
-    if size not in SIZES: raise ValueError(f"unknown size '{size}': choose auto, {', '.join(SIZES)}.")
+    size = resolve_size(size, device)
     bad = set(overrides) - set(FastConfig.__dataclass_fields__)
     if bad: raise TypeError(f"unknown setting(s) {sorted(bad)}; FastConfig has {', '.join(FastConfig.__dataclass_fields__)}.")
     cfg = replace(SIZES[size], **{k: v for k, v in overrides.items() if v is not None})
-    if not cfg.epochs > 0: raise ValueError(f"epochs must be > 0, got {cfg.epochs}")
+    if not cfg.epochs > 0: raise SettingError(f"epochs must be > 0, got {cfg.epochs}")
     if isinstance(cfg.batch_size, bool) or not isinstance(cfg.batch_size, int) or cfg.batch_size < 1:
-        raise ValueError(f"batch_size must be a whole number >= 1, got {cfg.batch_size!r}")
-    if not cfg.lr > 0: raise ValueError(f"lr must be > 0, got {cfg.lr}")
-    if cfg.flip not in ('alternate', 'random', 'none'): raise ValueError(f"flip must be alternate, random or none, got {cfg.flip!r}")
-    if cfg.tta not in (0, 1, 2): raise ValueError(f"tta must be 0, 1 or 2, got {cfg.tta!r}")
-    if cfg.translate < 0: raise ValueError(f"translate must be >= 0 pixels, got {cfg.translate}")
+        raise SettingError(f"batch_size must be a whole number >= 1, got {cfg.batch_size!r}")
+    if not cfg.lr > 0: raise SettingError(f"lr must be > 0, got {cfg.lr}")
+    if cfg.flip not in ('alternate', 'random', 'none'): raise SettingError(f"flip must be alternate, random or none, got {cfg.flip!r}")
+    if cfg.tta not in (0, 1, 2): raise SettingError(f"tta must be 0, 1 or 2, got {cfg.tta!r}")
+    if cfg.translate < 0: raise SettingError(f"translate must be >= 0 pixels, got {cfg.translate}")
     return cfg
 
 # %% ../nbs/api/recipes.ipynb #c010
@@ -81,166 +90,15 @@ def lr_factor(step: int, total: int, peak_at: float = 0.23, start: float = 0.2, 
     if step < peak: return start + (1 - start) * step / peak
     return 1 + (end - 1) * min(1.0, (step - peak) / max(1, total - peak))
 
-# %% ../nbs/api/recipes.ipynb #c013
-def flip_images(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    "Mirror (left-right) the images of batch `x` (N, C, H, W) where the boolean `mask` (N,) is True."
-    if mask.shape != (len(x),): raise ValueError(f"mask must have shape ({len(x)},), got {tuple(mask.shape)}")
-    return torch.where(mask.view(-1, 1, 1, 1), x.flip(-1), x)
-
-def translate_images(x: torch.Tensor, r: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
-    "Shift every image of `x` (N, C, H, W, float) by its own random -r..r pixels in each direction (reflected edges)."
-    if r == 0: return x
-    n, c, h, w = x.shape
-    if not 0 < r < min(h, w): raise ValueError(f"translate must be between 0 and {min(h, w) - 1} pixels, got {r}")
-    padded = F.pad(x, (r, r, r, r), mode='reflect')
-    dy, dx = torch.randint(0, 2 * r + 1, (2, n), device=x.device, generator=generator)
-    rows = torch.arange(h, device=x.device)[None] + dy[:, None]                       # (N, H): the rows each image keeps
-    out = padded.gather(2, rows[:, None, :, None].expand(n, c, h, w + 2 * r))
-    cols = torch.arange(w, device=x.device)[None] + dx[:, None]                       # (N, W): the columns
-    return out.gather(3, cols[:, None, None, :].expand(n, c, h, w))
-
-# %% ../nbs/api/recipes.ipynb #c017
-class _BN(nn.BatchNorm2d):
-    "BatchNorm with a fixed scale of 1 (only the bias learns) and the momentum convention of the speed records."
-    def __init__(self, c: int, momentum: float = 0.6):
-        super().__init__(c, eps=1e-12, momentum=1 - momentum)
-        self.weight.requires_grad_(False)
-
-class ConvGroup(nn.Module):
-    "conv 3x3 -> max-pool 2 -> BatchNorm -> GELU -> conv 3x3 -> BatchNorm -> GELU."
-    def __init__(self, c_in: int, c_out: int, bn_momentum: float = 0.6):
-        super().__init__()
-        self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1, bias=False)
-        self.pool = nn.MaxPool2d(2)
-        self.norm1 = _BN(c_out, bn_momentum)
-        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1, bias=False)
-        self.norm2 = _BN(c_out, bn_momentum)
-        self.act = nn.GELU()
-    def forward(self, x):
-        x = self.act(self.norm1(self.pool(self.conv1(x))))
-        return self.act(self.norm2(self.conv2(x)))
-
-class FastNet(nn.Module):
-    "Whitening 2x2 conv (frozen weights) -> GELU -> three `ConvGroup`s -> global max-pool -> linear -> scale."
-    def __init__(self, widths: Sequence[int] = (64, 256, 256), num_classes: int = 10, whiten_stride: int = 1,
-                 bn_momentum: float = 0.6, logit_scale: float = 1 / 9):
-        super().__init__()
-        self.whiten = nn.Conv2d(3, 24, 2, stride=whiten_stride, bias=True)   # 12 whitening filters and their negatives
-        self.whiten.weight.requires_grad_(False)
-        ws = (24,) + tuple(widths)
-        self.groups = nn.Sequential(*[ConvGroup(a, b, bn_momentum) for a, b in zip(ws[:-1], ws[1:])])
-        self.head = nn.Linear(ws[-1], num_classes, bias=False)
-        self.logit_scale = logit_scale
-        self.reset()
-
-    @torch.no_grad()
-    def reset(self):
-        "Fresh weights, in place: default init, then identity (dirac) init of every 3x3 conv's first channels."
-        for m in self.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear, nn.BatchNorm2d)): m.reset_parameters()
-            if isinstance(m, nn.Conv2d) and m is not self.whiten:
-                nn.init.dirac_(m.weight[:m.weight.shape[1]])    # output channel i starts as a copy of input channel i
-        self.whiten.bias.zero_()
-        return self
-
-    @torch.no_grad()
-    def init_whitening(self, x: torch.Tensor, eps: float = 5e-4):
-        "Set the whitening filters from the 2x2 patches of normalised images `x`: eigenvectors / sqrt(eigenvalues)."
-        patches = x.float().unfold(2, 2, 1).unfold(3, 2, 1)               # N, C, H-1, W-1, 2, 2
-        patches = patches.permute(0, 2, 3, 1, 4, 5).reshape(-1, 12)       # every 2x2x3 patch as a row of 12 numbers
-        cov = patches.T @ patches / len(patches)
-        evals, evecs = torch.linalg.eigh(cov)
-        filters = (evecs.T / torch.sqrt(evals.clamp(min=0) + eps)[:, None]).reshape(12, 3, 2, 2)
-        self.whiten.weight.copy_(torch.cat([filters, -filters]).to(self.whiten.weight.dtype))
-        return self
-
-    def forward(self, x):
-        x = F.gelu(self.whiten(x))
-        x = self.groups(x)
-        x = F.adaptive_max_pool2d(x, 1).flatten(1)
-        return self.head(x) * self.logit_scale
-
-# %% ../nbs/api/recipes.ipynb #c020
-class Lookahead:
-    "A slow copy of a model's floating-point state; `update` pulls it toward the model and writes it back."
-    def __init__(self, model: nn.Module):
-        self.slow = {k: v.detach().clone() for k, v in model.state_dict().items() if v.is_floating_point()}
-    @torch.no_grad()
-    def update(self, model: nn.Module, decay: float):
-        "slow <- decay * slow + (1 - decay) * model; then model <- slow. `decay=1` just restores the slow copy."
-        state = model.state_dict()
-        for k, s in self.slow.items():
-            s.lerp_(state[k], 1 - decay)
-            state[k].copy_(s)
-
-# %% ../nbs/api/recipes.ipynb #c022
-@torch.no_grad()
-def tta_logits(model: Callable, x: torch.Tensor, level: int = 1, batch_size: int = 2000, with_plain: bool = False):
-    "Scores for images `x`: level 0 plain, 1 the mean over the image and its mirror, 2 also over two 1-pixel shifts."
-    if level not in (0, 1, 2): raise ValueError(f"TTA level must be 0, 1 or 2, got {level!r}")
-    out, plain = [], []
-    for xb in x.split(batch_size):
-        p0 = model(xb).float()                                   # the plain scores, reused by every level
-        logits = p0 if level == 0 else 0.5 * p0 + 0.5 * model(xb.flip(-1)).float()
-        if level == 2:
-            h, w = xb.shape[-2:]
-            pad = F.pad(xb, (1, 1, 1, 1), mode='reflect')
-            mirror = lambda v: 0.5 * model(v).float() + 0.5 * model(v.flip(-1)).float()
-            shifted = 0.5 * mirror(pad[..., :h, :w]) + 0.5 * mirror(pad[..., 2:, 2:])   # up-left and down-right
-            logits = 0.5 * logits + 0.5 * shifted
-        out.append(logits); plain.append(p0)
-    return (torch.cat(out), torch.cat(plain)) if with_plain else torch.cat(out)
-
-# %% ../nbs/api/recipes.ipynb #c024
-@dataclass
-class DeviceData:
-    "Both splits of a dataset as normalised float tensors (N, 3, H, W) and label tensors on one device."
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
-    classes: list
-    source: str = 'unknown'
-
-    @classmethod
-    def from_datasets(cls, train, test, device: str | torch.device = 'cpu', dtype: torch.dtype = torch.float32,
-                      channels_last: bool = False) -> 'DeviceData':
-        "From datasets with `.data` (N, H, W, 3 uint8) and `.targets`, e.g. `get_dataset(...)`."
-        dev = torch.device(device)
-        def raw(ds):
-            x = torch.as_tensor(np.asarray(ds.data))
-            if x.dtype != torch.uint8 or x.ndim != 4 or x.shape[-1] != 3:
-                raise ValueError(f"expected uint8 images of shape N x H x W x 3, got {x.dtype} {tuple(x.shape)}")
-            return x.to(dev), torch.as_tensor(np.asarray(ds.targets), dtype=torch.long).to(dev)
-        xtr, ytr = raw(train)
-        xte, yte = raw(test)
-        sample = xtr[:10000].reshape(-1, 3).float()                       # per-channel statistics from 10,000 images
-        mean, std = sample.mean(0).view(1, 3, 1, 1), sample.std(0).clamp(min=1e-3).view(1, 3, 1, 1)
-        fmt = torch.channels_last if channels_last else torch.contiguous_format
-        def norm(x):   # N,H,W,3 -> N,3,H,W (stored channels-last, as it already is), normalised in place
-            x = x.permute(0, 3, 1, 2).float().sub_(mean).div_(std)
-            return x.to(dtype).contiguous(memory_format=fmt)
-        return cls(norm(xtr), ytr, norm(xte), yte, list(train.classes), getattr(train, 'source', 'unknown'))
-
-def load_device_data(dataset: str = 'auto', root: str | Path = 'data', verify: bool = True,
-                     device: str | torch.device = 'cpu', n_train: Optional[int] = None, n_test: Optional[int] = None,
-                     dtype: torch.dtype = torch.float32, channels_last: bool = False, seed: int = 0) -> DeviceData:
-    "Load `dataset` with `get_dataset` (optionally only the first `n_train`/`n_test` images) straight into `DeviceData`."
-    from cifar_tutorial.data import get_dataset
-    train, test = get_dataset(dataset, root, verify=verify, n_train=n_train, n_test=n_test, seed=seed)
-    for ds, n in ((train, n_train), (test, n_test)):
-        if n is not None and len(ds) > n: ds.data, ds.targets = ds.data[:n], list(ds.targets[:n])
-    return DeviceData.from_datasets(train, test, device, dtype, channels_last)
-
 # %% ../nbs/api/recipes.ipynb #c026
-class FastRecipeOutOfMemory(RuntimeError):
+class FastRecipeOutOfMemory(CifarTutorialError, RuntimeError):
     "The fast recipe ran out of device memory; the message says which setting to lower."
 
 def _oom_message(cfg: FastConfig, device: torch.device, where: str) -> str:
     smaller = max(1, cfg.batch_size // 2)
     return (f"out of memory on {device} while {where} with batch size {cfg.batch_size} and widths {cfg.widths}. "
-            f"Lower the batch size (--batch-size {smaller}, or batch_size={smaller}), choose a smaller size "
-            "(--size small), or train on another device.")
+            f"Lower the batch size (`batch_size={smaller}`), choose a smaller network (`size=small`), "
+            "or train on another `device`.")
 
 # %% ../nbs/api/recipes.ipynb #c028
 def _bf16_cpu() -> bool:
@@ -252,37 +110,51 @@ def _bf16_cpu() -> bool:
 
 @dataclass
 class FastResult:
-    "What `FastRecipe.run` returns. Accuracies are percentages; times are seconds."
-    test_accuracy: float                 # with the configured test-time augmentation
-    test_accuracy_plain: float           # without test-time augmentation
-    per_class_accuracy: dict
-    confusion: list                      # confusion[true][predicted]
-    classes: list
+    "What `FastRecipe.run` returns: the engine's `History` and `Evaluation`, plus the recipe's own figures."
+    history: History                     # training losses (per image) of every step and every epoch
+    evaluation: Evaluation               # test accuracy per class and confusion matrix, with the configured TTA
+    test_accuracy_plain: float           # percent correct without test-time augmentation
     train_time_s: float                  # whitening set-up + all training steps (device synchronised)
     eval_time_s: float                   # test-set evaluation, both ways
-    test_loss: float                     # mean cross-entropy on the test set (with TTA scores)
-    epoch_loss: list                     # mean training loss (per image) of each epoch
-    step_loss: list                      # training loss (per image) of every step
     steps: int
     seed: int
     device: str
     config: dict
     source: str = 'unknown'
+    # the figures most callers want, read from `evaluation` and `history`:
+    test_accuracy = property(lambda self: self.evaluation.accuracy, doc="percent correct with the configured TTA")
+    per_class_accuracy = property(lambda self: self.evaluation.per_class)
+    confusion = property(lambda self: self.evaluation.confusion.tolist(), doc="confusion[true][predicted]")
+    classes = property(lambda self: self.evaluation.classes)
+    test_loss = property(lambda self: self.evaluation.loss)
+    epoch_loss = property(lambda self: self.history.epoch_loss)
+    step_loss = property(lambda self: self.history.step_loss)
+
+@contextlib.contextmanager
+def _cudnn_benchmark(on: bool):
+    "cuDNN picks the fastest kernels once when every batch has the same shape; restore the setting afterwards."
+    old = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = on or old
+    try: yield
+    finally: torch.backends.cudnn.benchmark = old
 
 class FastRecipe:
     "The fast recipe on one device: `FastRecipe(cfg, device).run(data, seed)`."
-    def __init__(self, cfg: Optional[FastConfig] = None, device: str | torch.device = 'auto', num_classes: int = 10):
+    def __init__(self,
+                 cfg: Optional[FastConfig] = None,        # the settings (default: `fast_config('auto', device)`)
+                 device: str | torch.device = 'auto',     # where to train (see `best_device`)
+                 num_classes: int = 10):
         self.device = best_device(device)
         self.cfg = cfg if cfg is not None else fast_config('auto', self.device)
         dev = self.device
         self.amp = self.cfg.amp if self.cfg.amp is not None else (dev.type == 'cuda' or (dev.type == 'cpu' and _bf16_cpu()))
         self.channels_last = self.cfg.channels_last if self.cfg.channels_last is not None else dev.type in ('cuda', 'cpu')
         self.memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
-        if dev.type == 'cuda': torch.backends.cudnn.benchmark = True   # every batch has the same shape: pick the fastest kernels once
         self.model = FastNet(self.cfg.widths, num_classes, self.cfg.whiten_stride, self.cfg.bn_momentum,
                              self.cfg.logit_scale).to(dev, memory_format=self.memory_format)   # move first ...
         self.forward = torch.compile(self.model) if self.cfg.compile else self.model
         self.compile_time_s = None
+        self.optimizer = None
 
     @property
     def data_dtype(self) -> torch.dtype:
@@ -309,16 +181,22 @@ class FastRecipe:
 
     def _check(self, data: DeviceData):
         if data.x_train.device != self.model.whiten.weight.device:
-            raise ValueError(f"the data is on {data.x_train.device} but the model on {self.device}: load it with recipe.load(...)")
+            raise SettingError(f"the data is on {data.x_train.device} but the model on {self.device}: load it with recipe.load(...)")
         if len(data.x_train) < 2 or len(data.x_test) < 1:
-            raise ValueError(f"need at least 2 training images and 1 test image, got {len(data.x_train)} and {len(data.x_test)}")
+            raise SettingError(f"need at least 2 training images and 1 test image, got {len(data.x_train)} and {len(data.x_test)}")
         if self.model.head.out_features < len(data.classes):
-            raise ValueError(f"the model has {self.model.head.out_features} outputs but the data has {len(data.classes)} classes")
+            raise SettingError(f"the model has {self.model.head.out_features} outputs but the data has {len(data.classes)} classes")
 
-    def run(self, data: DeviceData, seed: int = 0, log: Optional[Callable] = print, max_steps: Optional[int] = None) -> FastResult:
+    def run(self,
+            data: DeviceData,                  # from `recipe.load(...)`: both splits on this recipe's device
+            seed: int = 0,                     # initial weights, batch order and augmentation
+            log: Optional[Callable] = print,   # called with one line per epoch (None: silent)
+            max_steps: Optional[int] = None,   # stop early after this many steps (smoke tests, warm-up)
+           ) -> FastResult:
         "Train from fresh weights with `seed` on `data`, evaluate on its test split, and return a `FastResult`."
         self._check(data)
-        try: return self._run(data, seed, log, max_steps)
+        try:
+            with _cudnn_benchmark(self.device.type == 'cuda'): return self._run(data, seed, log, max_steps)
         except Exception as e:
             if is_out_of_memory(e):
                 if self.device.type == 'cuda': torch.cuda.empty_cache()
@@ -336,7 +214,7 @@ class FastRecipe:
         total = max(1, math.ceil(steps_per_epoch * c.epochs))
         if max_steps is not None: total = min(total, max_steps)
         lookahead = None
-        step_loss, epoch_loss, step = [], [], 0
+        hist, step = History(print_every=0, steps_per_epoch=steps_per_epoch), 0
         autocast = lambda: torch.autocast(dev.type, dtype=torch.bfloat16, enabled=self.amp)
         with Timer(dev) as t_train:
             model.init_whitening(data.x_train[:5000])
@@ -366,8 +244,8 @@ class FastRecipe:
                         lookahead.update(model, decay=0.95 ** 5 * (step / total) ** 3)
                     if step >= total: break
                 ep = (torch.stack(losses) / bs).tolist()             # one sync per epoch, not per step
-                step_loss += ep; epoch_loss.append(sum(ep) / len(ep))
-                if log: log(f"epoch {epoch + 1:>2}: loss {epoch_loss[-1]:.3f}  ({step}/{total} steps)")
+                hist.step_loss += ep; hist.epoch_loss.append(sum(ep) / len(ep))
+                if log: log(f"epoch {epoch + 1:>2}: loss {hist.epoch_loss[-1]:.3f}  ({step}/{total} steps)")
                 if step >= total: break
             if lookahead is not None: lookahead.update(model, decay=1.0)
         try:
@@ -379,15 +257,12 @@ class FastRecipe:
             raise
         k = len(data.classes)
         pred, y = logits.argmax(1), data.y_test
-        conf = torch.bincount(y * k + pred.clamp(max=k - 1), minlength=k * k).view(k, k).cpu()
-        per_class = {cl: (100 * conf[i, i].item() / conf[i].sum().item() if conf[i].sum() else None)
-                     for i, cl in enumerate(data.classes)}
-        test_loss = F.cross_entropy(logits, y).item()
-        return FastResult(test_accuracy=100 * (pred == y).float().mean().item(),
+        conf = torch.bincount(y * k + pred.clamp(max=k - 1), minlength=k * k).view(k, k)
+        evaluation = Evaluation.from_confusion(conf, data.classes, F.cross_entropy(logits, y).item())
+        return FastResult(history=hist, evaluation=evaluation,
                           test_accuracy_plain=100 * (plain.argmax(1) == y).float().mean().item(),
-                          per_class_accuracy=per_class, confusion=conf.tolist(), classes=list(data.classes),
-                          train_time_s=t_train.elapsed, eval_time_s=t_eval.elapsed, test_loss=test_loss, epoch_loss=epoch_loss,
-                          step_loss=step_loss, steps=step, seed=seed, device=str(dev), config=asdict(c), source=data.source)
+                          train_time_s=t_train.elapsed, eval_time_s=t_eval.elapsed, steps=step, seed=seed,
+                          device=str(dev), config=asdict(c), source=data.source)
 
     def warmup(self, data: DeviceData, log: Optional[Callable] = None) -> float:
         "Run a few steps through every code path (compiles a `torch.compile`d model); return the seconds it took."
@@ -409,112 +284,26 @@ def train_fast(dataset: str = 'auto', root: str | Path = 'data', verify: bool = 
     if recipe.cfg.compile: recipe.warmup(data)
     return recipe.run(data, seed, log)
 
-# %% ../nbs/api/recipes.ipynb #c035
-def _cfg_from_args(args, device: torch.device) -> FastConfig:
-    g = lambda k: getattr(args, k, None)
-    return fast_config(g('size') or 'auto', device, epochs=g('epochs'), batch_size=g('batch_size'), lr=g('lr'),
-                       momentum=g('momentum'), compile=bool(g('compile')) or None, tta=g('tta'))
-
-def train_fast_cli(args) -> int:
-    "`cifar-tutorial train --recipe fast`: train once with the fast recipe and save the run folder (metrics.json, weights, plots)."
-    import matplotlib; matplotlib.use('Agg')
-    from cifar_tutorial.train import Evaluation, FitResult, History, prepare_out_dir, save_run
-    t0 = time.perf_counter()
-    if getattr(args, 'resume', False):
-        raise ValueError("the fast recipe has no checkpoints to resume (a run takes seconds on a GPU, minutes on a CPU); "
-                         "start a new run without --resume.")
-    dev = best_device(getattr(args, 'device', 'auto') or 'auto')
-    cfg = _cfg_from_args(args, dev)
-    seed = getattr(args, 'seed', None) or 0
-    if getattr(args, 'threads', None): torch.set_num_threads(args.threads)   # --threads: CPU threads for PyTorch
-    out = prepare_out_dir(getattr(args, 'out', None))
-    try:
-        recipe = FastRecipe(cfg, dev)
-        data = recipe.load(args.dataset, args.root, not args.no_verify, getattr(args, 'n_train', None),
-                           getattr(args, 'n_test', None), seed)
-    except BaseException:
-        if out.is_dir() and not any(out.iterdir()): out.rmdir()
-        raise
-    note = ' -- generated offline images, NOT CIFAR-10' if data.source == 'synthetic' else f" (from {args.root})"
-    print(f"dataset: {data.source}{note}: {len(data.x_train)} training / {len(data.x_test)} test images")
-    print(f"recipe: fast ({'size ' + (getattr(args, 'size', None) or 'auto')}) -- FastNet widths {cfg.widths}, "
-          f"batch size {cfg.batch_size}, {cfg.epochs:g} epochs, lr {cfg.lr:g} per 1,024 images, label smoothing "
-          f"{cfg.label_smoothing}, TTA level {cfg.tta}, seed {seed}")
-    print(f"device: {dev}, bf16 autocast: {'on' if recipe.amp else 'off'}, channels_last: "
-          f"{'on' if recipe.channels_last else 'off'}, torch.compile: {'on' if cfg.compile else 'off'}, run folder: {out}", flush=True)
-    if cfg.compile: print(f"compile and warm-up: {recipe.warmup(data):.1f} s (not counted as training)")
-    res = recipe.run(data, seed)
-    steps_per_epoch = len(data.x_train) // min(cfg.batch_size, len(data.x_train))
-    hist = History(step_loss=res.step_loss, epoch_loss=res.epoch_loss, print_every=0, steps_per_epoch=steps_per_epoch)
-    fit_res = FitResult(model=recipe.model, optimizer=recipe.optimizer, history=hist, epochs_done=len(res.epoch_loss),
-                        train_time_s=res.train_time_s)
-    conf = torch.tensor(res.confusion)
-    n, correct = int(conf.sum()), int(conf.diagonal().sum())
-    evaluation = Evaluation(res.test_accuracy, res.per_class_accuracy, conf, res.classes, res.test_loss, n, correct)
-    metrics = save_run(out, recipe.model, fit_res, evaluation, dataset=data.source, recipe='fast', epochs=cfg.epochs,
-                       device=str(dev), wall_time_s=time.perf_counter() - t0, seed=seed, size=getattr(args, 'size', None) or 'auto',
-                       batch_size=cfg.batch_size, lr=cfg.lr, test_accuracy_plain=res.test_accuracy_plain,
-                       eval_time_s=round(res.eval_time_s, 2), compile_time_s=recipe.compile_time_s,
-                       fast_config=res.config, root=str(args.root), verify=not args.no_verify)
-    print(f"test accuracy: {res.test_accuracy:.2f} % (TTA level {cfg.tta}; {res.test_accuracy_plain:.2f} % without) -- "
-          f"training {res.train_time_s:.1f} s, evaluation {res.eval_time_s:.1f} s, wall {metrics['wall_time_s']:.1f} s")
-    print(f"saved metrics.json, weights.pth and plots in {out}")
-    return 0
-
-# %% ../nbs/api/recipes.ipynb #c036
-def _bench_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog='python -m cifar_tutorial.recipes',
-                                description='Train the fast recipe for several seeds and report each run and the mean.')
-    add_data_args(p)
-    p.add_argument('--size', default='auto', choices=['auto', *SIZES])
-    p.add_argument('--device', default='auto')
-    p.add_argument('--runs', type=int, default=1, help='seeds to train, from --seed upward (default 1)')
-    p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--epochs', type=float, default=None)
-    p.add_argument('--batch-size', type=int, default=None)
-    p.add_argument('--lr', type=float, default=None, help='learning rate per 1,024 images')
-    p.add_argument('--tta', type=int, default=None, choices=[0, 1, 2])
-    p.add_argument('--compile', action='store_true', help='torch.compile the model (compile time reported apart)')
-    p.add_argument('--n-train', type=int, default=None)
-    p.add_argument('--n-test', type=int, default=None)
-    p.add_argument('--json', default=None, help='also write the results to this JSON file')
-    p.add_argument('--quiet', action='store_true', help='no per-epoch lines')
-    return p
-
-def main(argv=None) -> int:
-    "Several seeds of the fast recipe, one after the other on the same data; prints per-run and mean figures."
-    a = _bench_parser().parse_args(argv)
-    if a.runs < 1: raise SystemExit("--runs must be at least 1")
-    t0 = time.perf_counter()
-    dev = best_device(a.device)
-    cfg = _cfg_from_args(a, dev)
-    recipe = FastRecipe(cfg, dev)
-    data = recipe.load(a.dataset, a.root, not a.no_verify, a.n_train, a.n_test)
-    load_s = time.perf_counter() - t0
-    name = torch.cuda.get_device_name(dev) if dev.type == 'cuda' else f"{os.cpu_count()} CPU cores, {torch.get_num_threads()} threads"
-    print(f"fast recipe: {data.source}, {len(data.x_train)} train / {len(data.x_test)} test images on {dev} ({name}); "
-          f"widths {cfg.widths}, {cfg.epochs:g} epochs, batch {cfg.batch_size}, bf16 {recipe.amp}, "
-          f"channels_last {recipe.channels_last}, compile {cfg.compile}; data loaded in {load_s:.1f} s", flush=True)
-    warm = recipe.warmup(data) if cfg.compile or dev.type == 'cuda' else None
-    if warm is not None: print(f"warm-up{' and compile' if cfg.compile else ''}: {warm:.1f} s (not counted below)", flush=True)
+# %% ../nbs/api/recipes.ipynb #s001
+def run_seeds(recipe: FastRecipe,              # the recipe, built once (a compiled model is compiled once)
+              data: DeviceData,                # from `recipe.load(...)`
+              seeds: Sequence[int],            # one run per seed, one after the other
+              log: Optional[Callable] = None,  # called with one line per epoch of each run (None: silent)
+              on_result: Optional[Callable] = None,  # called with each `FastResult` as soon as it is done
+             ) -> dict:
+    "Train once per seed on the same data; return every result and the mean, spread and range of accuracy and time."
     runs = []
-    for k in range(a.runs):
-        r = recipe.run(data, a.seed + k, log=None if a.quiet else print)
-        runs.append(r)
-        print(f"run {k + 1}/{a.runs} seed {r.seed}: {r.test_accuracy:.2f} % (plain {r.test_accuracy_plain:.2f} %), "
-              f"train {r.train_time_s:.2f} s, eval {r.eval_time_s:.2f} s", flush=True)
+    for s in seeds:
+        runs.append(recipe.run(data, s, log=log))
+        if on_result: on_result(runs[-1])
+    if not runs: raise SettingError("give at least one seed.")
     acc = np.array([r.test_accuracy for r in runs]); tt = np.array([r.train_time_s for r in runs])
-    print(f"mean over {len(runs)} run(s): {acc.mean():.2f} % (std {acc.std():.2f}, min {acc.min():.2f}), "
-          f"train {tt.mean():.2f} s (min {tt.min():.2f}, max {tt.max():.2f}); total wall {time.perf_counter() - t0:.1f} s")
-    if a.json:
-        Path(a.json).write_text(json.dumps(dict(
-            device=str(dev), device_name=name, source=data.source, config=asdict(cfg), amp=recipe.amp,
-            channels_last=recipe.channels_last, load_s=load_s, warmup_s=warm, wall_s=time.perf_counter() - t0,
-            mean_accuracy=float(acc.mean()), mean_train_s=float(tt.mean()),
-            runs=[dict(seed=r.seed, test_accuracy=r.test_accuracy, test_accuracy_plain=r.test_accuracy_plain,
-                       train_time_s=r.train_time_s, eval_time_s=r.eval_time_s, steps=r.steps) for r in runs],
-            torch=torch.__version__), indent=1))
-    return 0
+    return dict(runs=runs, mean_accuracy=float(acc.mean()), std_accuracy=float(acc.std()), min_accuracy=float(acc.min()),
+                max_accuracy=float(acc.max()), mean_train_s=float(tt.mean()), min_train_s=float(tt.min()),
+                max_train_s=float(tt.max()))
 
-if __name__ == '__main__' and '__file__' in globals():   # `python -m cifar_tutorial.recipes`, not the notebook
-    sys.exit(main())
+# %% ../nbs/api/recipes.ipynb #c035
+if __name__ == '__main__' and '__file__' in globals():   # `python -m cifar_tutorial.recipes` (the parser lives in cli)
+    import sys
+    from cifar_tutorial.cli import fast_seeds_main
+    sys.exit(fast_seeds_main())

@@ -6,7 +6,7 @@ Docs: https://cifar-tutorial.github.io/cifar_tutorial/api/train.html.md"""
 
 # %% ../nbs/api/train.ipynb #c002
 from __future__ import annotations
-import json, math, os, platform, random, signal, sys, threading, time
+import contextlib, json, math, os, platform, random, shutil, signal, sys, threading, time, warnings
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -18,12 +18,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from .core import CifarTutorialError, atomic_write, interrupts_deferred, is_temp_file, temp_path
 from .device import best_device
 
 # %% auto #0
-__all__ = ['CHECKPOINT_FORMAT', 'RUN_FILES', 'seed_everything', 'versions', 'History', 'FitResult', 'fit', 'Evaluation',
-           'evaluate', 'plot_loss', 'plot_per_class', 'plot_confusion', 'plot_predictions', 'save_checkpoint',
-           'load_checkpoint', 'prepare_out_dir', 'save_run']
+__all__ = ['SMALL_BATCH', 'CHECKPOINT_FORMAT', 'RUN_FILES', 'LOCK_FILE', 'seed_everything', 'versions', 'History', 'FitResult',
+           'SettingError', 'small_batch_cpu', 'fit', 'Evaluation', 'evaluate', 'plot_loss', 'plot_per_class',
+           'plot_confusion', 'plot_predictions', 'CheckpointError', 'save_checkpoint', 'load_checkpoint',
+           'RunFolderError', 'release_out_dir', 'prepare_out_dir', 'json_ready', 'save_run']
 
 # %% ../nbs/api/train.ipynb #c010
 def seed_everything(seed: int) -> None:
@@ -86,10 +88,31 @@ class _StopOnInterrupt:
     def __exit__(self, *exc):
         if self._old is not None: signal.signal(signal.SIGINT, self._old)
 
+class SettingError(CifarTutorialError, ValueError):
+    "A setting that cannot work (a learning rate of 0, a negative number of epochs...); the message says which."
+
 def _positive_int(name: str, v) -> int:
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
-        raise ValueError(f"{name} must be a whole number of at least 1, got {v!r}")
+        raise SettingError(f"{name} must be a whole number of at least 1, got {v!r}")
     return int(v)
+
+# %% ../nbs/api/train.ipynb #cpu1
+SMALL_BATCH = 32   # mini-batches up to this size count as small
+
+@contextlib.contextmanager
+def small_batch_cpu(device: str | torch.device,  # the device that trains
+                    batch_size: Optional[int],    # the loader's batch size (None: unknown, nothing changes)
+                    threads: Optional[int] = None,  # CPU threads to use; None: 1 for small batches on the CPU, else unchanged
+                   ):
+    "For small batches on the CPU use one thread and PyTorch's own convolutions; restore the previous settings afterwards."
+    small = torch.device(device).type == 'cpu' and batch_size is not None and batch_size <= SMALL_BATCH
+    old_threads, old_mkldnn = torch.get_num_threads(), torch.backends.mkldnn.enabled
+    if threads is None and small: threads = 1
+    if threads: torch.set_num_threads(threads)
+    if small: torch.backends.mkldnn.enabled = False
+    try: yield
+    finally:
+        torch.set_num_threads(old_threads); torch.backends.mkldnn.enabled = old_mkldnn
 
 # %% ../nbs/api/train.ipynb #c016
 def fit(model: nn.Module,
@@ -104,17 +127,20 @@ def fit(model: nn.Module,
         print_every: int = 2000,                   # print the mean loss every this many mini-batches (0: never)
         progress: bool = True,                     # show a progress bar
         resume: Optional[dict] = None,             # a checkpoint from `load_checkpoint` to continue from
+        checkpoint: Optional[Callable] = None,     # called with a `FitResult` of the progress so far, to save it
+        checkpoint_every: float = 60.0,            # seconds between two `checkpoint` calls (also after each epoch and at the end)
+        threads: Optional[int] = None,             # CPU threads; None: 1 for batches up to 32 on the CPU (see `small_batch_cpu`)
        ) -> FitResult:
     "Train `model` on `train_loader` for `epochs` epochs with SGD (or `opt_func`); stop cleanly on Ctrl-C."
     epochs = _positive_int('epochs', epochs)
     if isinstance(print_every, bool) or not isinstance(print_every, int) or print_every < 0:
-        raise ValueError(f"print_every must be a whole number >= 0 (0 turns the loss lines off), got {print_every!r}")
-    if opt_func is None and not lr > 0:
-        raise ValueError(f"lr (the learning rate) must be > 0, got {lr!r}")
+        raise SettingError(f"print_every must be a whole number >= 0 (0 turns the loss lines off), got {print_every!r}")
+    if opt_func is None and not (math.isfinite(lr) and lr > 0):
+        raise SettingError(f"lr (the learning rate) must be a finite number > 0, got {lr!r}")
     if opt_func is None and not 0 <= momentum < 1:
-        raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+        raise SettingError(f"momentum must be in [0, 1), got {momentum!r}")
     steps_per_epoch = len(train_loader)
-    if steps_per_epoch == 0: raise ValueError("train_loader yields no mini-batches: the training set is empty.")
+    if steps_per_epoch == 0: raise SettingError("train_loader yields no mini-batches: the training set is empty.")
     device = best_device(device)
     model.to(device)                                   # 1. move the model first ...
     opt = (opt_func(model.parameters()) if opt_func else     # foreach: one call per step for all tensors (same numbers)
@@ -126,18 +152,20 @@ def fit(model: nn.Module,
         opt.load_state_dict(resume['optimizer'])
         hist = History(**resume['history']); hist.print_every = print_every
         start_epoch, start_step, rng_state = resume['epoch'], resume['step'], resume.get('loader_rng')
-        if start_epoch >= epochs:
-            raise ValueError(f"the checkpoint has already trained {start_epoch} epoch(s); ask for more than that.")
+        if start_epoch >= epochs or (start_epoch + 1 == epochs and start_step >= steps_per_epoch):
+            raise SettingError(f"the checkpoint has already trained {start_epoch} epoch(s)"
+                               f"{f' and {start_step} step(s)' if start_step else ''}; ask for more epochs than that.")
         if gen is not None and rng_state is not None: gen.set_state(rng_state)
     done, step, interrupted = start_epoch, start_step, False
-    t0 = time.perf_counter()
+    t0 = last_save = time.perf_counter()
+    progress_so_far = lambda: FitResult(model, opt, hist, done, step, False, time.perf_counter() - t0, rng_state)
     bar = tqdm(total=(epochs - start_epoch) * steps_per_epoch - start_step, disable=not progress,
                unit='step', mininterval=0.5, file=sys.stderr)
     try:
-        with _StopOnInterrupt() as stop:
+        with _StopOnInterrupt() as stop, small_batch_cpu(device, getattr(train_loader, 'batch_size', None), threads):
             for epoch in range(start_epoch, epochs):
                 bar.set_description(f"epoch {epoch + 1}/{epochs}")
-                if gen is not None: rng_state = gen.get_state()     # to replay this epoch's order after Ctrl-C
+                if gen is not None and step == 0: rng_state = gen.get_state()   # to replay this epoch's order later
                 model.train()
                 for i, (inputs, labels) in enumerate(train_loader):
                     if i < step: continue                           # resumed: these batches were done before
@@ -154,21 +182,30 @@ def fit(model: nn.Module,
                         hist.printed.append([epoch + 1, step, mean])
                         bar.write(f"[{epoch + 1}, {step:5d}] loss: {mean:.3f}", file=sys.stdout)
                     if stop.requested: break                        # Ctrl-C: stop after this step, before the next batch
+                    if checkpoint and time.perf_counter() - last_save >= checkpoint_every and step < steps_per_epoch:
+                        with interrupts_deferred(): checkpoint(progress_so_far())
+                        last_save = time.perf_counter()
                 if stop.requested and step < steps_per_epoch:
                     interrupted = True; break
                 hist.epoch_loss.append(sum(hist.step_loss[-step:]) / step)
                 done, step = epoch + 1, 0
+                if gen is not None: rng_state = gen.get_state()     # the next epoch starts from here
                 if eval_loader is not None:
                     hist.eval_accuracy.append(evaluate(model, eval_loader, device).accuracy)
                     bar.write(f"epoch {done}: mean loss {hist.epoch_loss[-1]:.3f}, test accuracy {hist.eval_accuracy[-1]:.1f} %",
                               file=sys.stdout)
                 if stop.requested: interrupted = done < epochs; break
+                if checkpoint and done < epochs:
+                    with interrupts_deferred(): checkpoint(progress_so_far())
+                    last_save = time.perf_counter()
     except KeyboardInterrupt:                                       # a second Ctrl-C: stop now
         interrupted = True
     finally:
         bar.close()
-    if gen is not None and step == 0: rng_state = gen.get_state()   # the next epoch starts from here
-    return FitResult(model, opt, hist, done, step, interrupted, time.perf_counter() - t0, rng_state)
+    result = FitResult(model, opt, hist, done, step, interrupted, time.perf_counter() - t0, rng_state)
+    if checkpoint:
+        with interrupts_deferred(): checkpoint(result)              # a further Ctrl-C waits until the file is whole
+    return result
 
 # %% ../nbs/api/train.ipynb #c024
 @dataclass
@@ -181,6 +218,23 @@ class Evaluation:
     loss: float                   # mean cross-entropy loss
     n: int                        # images evaluated
     correct: int
+
+    @classmethod
+    def from_confusion(cls,
+                       confusion,                              # k x k counts: confusion[t, p] images of class t predicted as p
+                       classes: Optional[Sequence[str]] = None,  # the k class names (default '0' ... 'k-1')
+                       loss: float = float('nan'),             # the mean loss over the same images, if known
+                      ) -> 'Evaluation':
+        "Every figure of an `Evaluation` from a confusion matrix: the one place they are computed."
+        conf = torch.as_tensor(confusion, dtype=torch.int64).cpu()
+        k = conf.shape[0]
+        if conf.ndim != 2 or conf.shape[1] != k: raise SettingError(f"a confusion matrix must be square, got {tuple(conf.shape)}")
+        classes = list(classes) if classes is not None else [str(i) for i in range(k)]
+        if len(classes) != k: raise SettingError(f"the model gives {k} scores per image but there are {len(classes)} class names.")
+        n, correct = int(conf.sum()), int(conf.diagonal().sum())
+        if n == 0: raise SettingError("the loader yielded no images to evaluate.")
+        per_class = {c: (100 * int(conf[i, i]) / int(conf[i].sum()) if conf[i].sum() else None) for i, c in enumerate(classes)}
+        return cls(100 * correct / n, per_class, conf, classes, float(loss), n, correct)
 
     def table(self) -> str:
         "The per-class accuracies as a text table."
@@ -198,8 +252,11 @@ def _classes_of(loader) -> Optional[list]:
     return list(c) if c else None
 
 @torch.no_grad()
-def evaluate(model: nn.Module, loader, device: str | torch.device | None = None,
-             classes: Optional[Sequence[str]] = None) -> Evaluation:
+def evaluate(model: nn.Module,                        # the network to test
+             loader,                                  # yields (images, labels); every batch is used
+             device: str | torch.device | None = None,  # default: the device the model is on
+             classes: Optional[Sequence[str]] = None,   # class names (default: the loader's or its dataset's `classes`)
+            ) -> Evaluation:
     "Accuracy (overall and per class), mean loss and confusion matrix of `model` over every batch of `loader`."
     device = next(model.parameters()).device if device is None else best_device(device)
     classes = list(classes) if classes is not None else _classes_of(loader)
@@ -207,24 +264,22 @@ def evaluate(model: nn.Module, loader, device: str | torch.device | None = None,
     model.to(device).eval()                         # eval mode: matters for dropout / batch norm
     conf, loss_sum = None, 0.0
     try:
-        for images, labels in loader:
-            outputs = model(images.to(device))      # one score (logit) per class
-            k = outputs.shape[1]
-            if conf is None:
-                if classes is not None and len(classes) != k:
-                    raise ValueError(f"the model gives {k} scores per image but there are {len(classes)} class names.")
-                conf = torch.zeros(k, k, dtype=torch.int64)
-            labels = labels.to(device)
-            loss_sum += F.cross_entropy(outputs, labels, reduction='sum').item()
-            predicted = outputs.argmax(1)           # the same index as torch.max(outputs, 1)[1]
-            conf += torch.bincount((labels * k + predicted).cpu(), minlength=k * k).view(k, k)
+        with small_batch_cpu(device, getattr(loader, 'batch_size', None)):
+            for images, labels in loader:
+                outputs = model(images.to(device))      # one score (logit) per class
+                k = outputs.shape[1]
+                if conf is None:
+                    if classes is not None and len(classes) != k:
+                        raise SettingError(f"the model gives {k} scores per image but there are {len(classes)} class names.")
+                    conf = torch.zeros(k, k, dtype=torch.int64)
+                labels = labels.to(device)
+                loss_sum += F.cross_entropy(outputs, labels, reduction='sum').item()
+                predicted = outputs.argmax(1)           # the same index as torch.max(outputs, 1)[1]
+                conf += torch.bincount((labels * k + predicted).cpu(), minlength=k * k).view(k, k)
     finally:
         model.train(was_training)
-    if conf is None: raise ValueError("the loader yielded no images to evaluate.")
-    classes = classes or [str(i) for i in range(conf.shape[0])]
-    n, correct = int(conf.sum()), int(conf.diagonal().sum())
-    per_class = {c: (100 * int(conf[i, i]) / int(conf[i].sum()) if conf[i].sum() else None) for i, c in enumerate(classes)}
-    return Evaluation(100 * correct / n, per_class, conf, classes, loss_sum / n, n, correct)
+    if conf is None: raise SettingError("the loader yielded no images to evaluate.")
+    return Evaluation.from_confusion(conf, classes, loss_sum / max(1, int(conf.sum())))
 
 # %% ../nbs/api/train.ipynb #c032
 def _history_dict(history) -> dict:
@@ -308,106 +363,195 @@ def plot_predictions(model: nn.Module, loader, classes: Optional[Sequence[str]] 
 
 # %% ../nbs/api/train.ipynb #c038
 CHECKPOINT_FORMAT = 'cifar_tutorial.checkpoint/1'
+_CHECKPOINT_KEYS = {'format': str, 'model_class': str, 'model': dict, 'meta': dict, 'epoch': int, 'step': int,
+                    'interrupted': bool}
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
-    "Call `write(tmp)` for a temporary file beside `path`, then rename it to `path` (all or nothing)."
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        write(tmp)
-        with open(tmp, 'rb+') as f: os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists(): tmp.unlink()
-    return path
+class CheckpointError(CifarTutorialError, ValueError):
+    "A checkpoint that cannot be used: not a checkpoint, damaged, or for another model; the message says what to do."
 
-def save_checkpoint(path: str | Path, model: nn.Module, result: Optional[FitResult] = None, *,
-                    dataset: Optional[str] = None, recipe: Optional[str] = None, epochs: Optional[int] = None,
-                    seed: Optional[int] = None, **extra) -> Path:
+def save_checkpoint(path: str | Path,                 # the file to write (replaced all at once)
+                    model: nn.Module,                 # its weights are saved
+                    result: Optional[FitResult] = None,  # with it: the optimiser, history and position, to resume
+                    *,
+                    dataset: Optional[str] = None,    # the run's settings, kept in the checkpoint's `meta` ...
+                    recipe: Optional[str] = None,
+                    epochs: Optional[int] = None,
+                    seed: Optional[int] = None,
+                    **extra) -> Path:                 # ... with any other settings
     "Atomically save `model`'s weights, and with `result` the optimiser, history and position, plus the run's settings."
     ckpt = dict(format=CHECKPOINT_FORMAT, model_class=type(model).__name__,
                 model={k: v.detach().cpu() for k, v in model.state_dict().items()},
                 meta=dict(dataset=dataset, recipe=recipe, epochs=epochs, seed=seed, **extra, versions=versions()),
                 epoch=0, step=0, interrupted=False, history=None, optimizer=None, loader_rng=None)
     if result is not None:
-        ckpt.update(optimizer=result.optimizer.state_dict(), history=result.history.as_dict(), epoch=result.epochs_done,
-                    step=result.step, interrupted=result.interrupted,
+        ckpt.update(optimizer=result.optimizer.state_dict() if result.optimizer is not None else None,
+                    history=result.history.as_dict(), epoch=result.epochs_done, step=result.step,
+                    interrupted=result.interrupted,
                     loader_rng=None if result.loader_rng is None else result.loader_rng.clone())
-    return _atomic_write(Path(path), lambda tmp: torch.save(ckpt, tmp))
+    return atomic_write(Path(path), lambda tmp: torch.save(ckpt, tmp))
 
-def load_checkpoint(path: str | Path, model: Optional[nn.Module] = None, map_location='cpu') -> dict:
+def load_checkpoint(path: str | Path,                 # a checkpoint file, or a run folder holding checkpoint.pth
+                    model: Optional[nn.Module] = None,  # if given: checked to be the same kind and size, then loaded
+                    map_location='cpu') -> dict:
     "Read a checkpoint safely (`weights_only=True`); with `model`, check it is the same kind of model and load the weights."
     path = Path(path)
     if path.is_dir(): path = path / 'checkpoint.pth'
     if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at '{path}'. Check the path (--out of the run to continue), "
-                                "or start a new run without --resume.")
+        raise FileNotFoundError(f"no checkpoint at '{path}'. Check the path (the `out` folder of the run to continue), "
+                                "or start a new run without `resume=True`.")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:
         if 'weights_only' in str(e) or 'Unsupported global' in str(e):
-            raise RuntimeError(f"'{path}' holds Python objects other than tensors and plain values, so it was not "
-                               "loaded (weights_only=True protects you from files that run code). "
-                               "Only load it without weights_only if you fully trust where it came from.") from None
-        raise RuntimeError(f"checkpoint '{path}' is truncated or corrupted and cannot be read "
-                           f"({type(e).__name__}). Delete it and start a new run without --resume.") from None
+            raise CheckpointError(f"'{path}' holds Python objects other than tensors and plain values, so it was not "
+                                  "loaded (weights_only=True protects you from files that run code). "
+                                  "Only load it without weights_only if you fully trust where it came from.") from None
+        raise CheckpointError(f"checkpoint '{path}' is truncated or corrupted and cannot be read "
+                              f"({type(e).__name__}). Delete it and start a new run without `resume=True`.") from None
     if not isinstance(ckpt, dict) or ckpt.get('format') != CHECKPOINT_FORMAT:
         if isinstance(ckpt, dict) and ckpt and all(isinstance(v, torch.Tensor) for v in ckpt.values()):
-            raise ValueError(f"'{path}' holds bare weights (a state_dict), not a cifar_tutorial checkpoint: load it with "
-                             "model.load_state_dict(torch.load(path, weights_only=True)); it cannot be resumed.")
-        raise ValueError(f"'{path}' is not a cifar_tutorial checkpoint (it was not written by save_checkpoint).")
+            raise CheckpointError(f"'{path}' holds bare weights (a state_dict), not a cifar_tutorial checkpoint: load it with "
+                                  "model.load_state_dict(torch.load(path, weights_only=True)); it cannot be resumed.")
+        raise CheckpointError(f"'{path}' is not a cifar_tutorial checkpoint (it was not written by save_checkpoint).")
+    bad = [k for k, t in _CHECKPOINT_KEYS.items() if not isinstance(ckpt.get(k), t)]
+    if bad:
+        raise CheckpointError(f"checkpoint '{path}' lacks or has damaged entries ({', '.join(bad)}); it cannot be used. "
+                              "Start a new run without `resume=True`.")
     if model is not None:
         want, got = type(model).__name__, ckpt['model_class']
         if got != want:
-            raise ValueError(f"checkpoint '{path}' holds the weights of a {got}, not of a {want}. "
-                             "Use the model it was trained with, or start a new run without --resume.")
+            raise CheckpointError(f"checkpoint '{path}' holds the weights of a {got}, not of a {want}. "
+                                  "Use the model it was trained with, or start a new run without `resume=True`.")
         mine = model.state_dict()
         bad = [k for k in set(mine) | set(ckpt['model'])
                if k not in mine or k not in ckpt['model'] or mine[k].shape != ckpt['model'][k].shape]
         if bad:
-            raise ValueError(f"checkpoint '{path}' holds a {got} of another size (weights that differ: "
-                             f"{', '.join(sorted(bad)[:4])}). Build the model with the same settings, or start a new run.")
+            raise CheckpointError(f"checkpoint '{path}' holds a {got} of another size (weights that differ: "
+                                  f"{', '.join(sorted(bad)[:4])}). Build the model with the same settings, or start a new run.")
         model.load_state_dict(ckpt['model'])
     return ckpt
 
 # %% ../nbs/api/train.ipynb #c044
 RUN_FILES = ('metrics.json', 'weights.pth', 'checkpoint.pth', 'loss_curve.png', 'per_class_accuracy.png',
              'confusion_matrix.png', 'predictions.png')
+LOCK_FILE = '.run.lock'   # holds the process id of the run that owns the folder
 
-def prepare_out_dir(out: str | Path | None = None, resume: bool = False, runs: str | Path = 'runs') -> Path:
-    "Create and return the run folder: `out`, or a new time-stamped folder under `runs`; refuse to reuse a run unless `resume`."
+class RunFolderError(CifarTutorialError, ValueError):
+    "A run folder that cannot be used: it holds another run, another process owns it, or it cannot be written."
+
+def _alive(pid: int) -> bool:
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: return True
+    return True
+
+def _claim(out: Path) -> None:
+    "Make this process the owner of `out` at once, atomically; a live owner refuses us, a dead one's claim is taken over."
+    lock = out / LOCK_FILE
+    for _ in range(3):
+        tmp = temp_path(lock)
+        tmp.write_text(str(os.getpid()))
+        try: os.link(tmp, lock); return            # atomic: exactly one process can create the lock with its pid inside
+        except FileExistsError:
+            try: pid = int(lock.read_text().strip())
+            except (OSError, ValueError): pid = 0
+            if pid == os.getpid(): return
+            if pid and _alive(pid):
+                raise RunFolderError(f"the run folder '{out}' is in use by another run (process {pid}); nothing was "
+                                     "changed. Wait for that run to end, or choose another `out`.") from None
+            lock.unlink(missing_ok=True)           # left behind by a run that was killed: take it over
+        finally: tmp.unlink(missing_ok=True)
+    raise RunFolderError(f"could not take the run folder '{out}': other processes keep claiming it. Choose another `out`.")
+
+def release_out_dir(out: str | Path) -> None:
+    "Give up the claim `prepare_out_dir` made on `out` (done automatically when the process ends)."
+    lock = Path(out) / LOCK_FILE
+    try:
+        if int(lock.read_text().strip()) == os.getpid(): lock.unlink()
+    except (OSError, ValueError): pass
+
+def _check_space(out: Path, need_bytes: int) -> None:
+    "Fail now, not after training, when `out` cannot take the run's files."
+    free = shutil.disk_usage(out).free
+    if free < need_bytes:
+        raise RunFolderError(f"only {free / 1e6:.1f} MB are free where '{out}' is; the run needs about "
+                             f"{need_bytes / 1e6:.0f} MB. Free some space or choose another `out`.")
+    probe = out / '.write-probe'
+    atomic_write(probe, lambda p: p.write_bytes(bytes(min(need_bytes, 1 << 20))))  # really write (and sync) a megabyte
+    probe.unlink()
+
+def _held_files(out: Path) -> list:
+    "The files of `out` that belong to a run (not our lock, not temporary files of a killed run)."
+    return sorted(p.name for p in out.iterdir() if p.name != LOCK_FILE and not is_temp_file(p))
+
+def prepare_out_dir(out: str | Path | None = None,  # the run folder; None: a new time-stamped folder under `runs`
+                    resume: bool = False,            # continue the run in `out` (it must hold checkpoint.pth)
+                    runs: str | Path = 'runs',       # where new time-stamped folders go
+                    need_bytes: int = 8_000_000,     # free space the run needs; checked by writing a probe file
+                   ) -> Path:
+    "Create (or, with `resume`, reopen) a run folder and claim it for this process; refuse one that holds another run."
     if out is None:
-        if resume: raise ValueError("--resume needs --out: the folder of the run to continue (e.g. runs/20250101-120000).")
+        if resume: raise RunFolderError("`resume=True` needs `out`: the folder of the run to continue (e.g. runs/20250101-120000).")
         base = Path(runs) / datetime.now().strftime('%Y%m%d-%H%M%S')
         out, k = base, 1
         while out.exists(): k += 1; out = base.with_name(f"{base.name}-{k}")
     out = Path(out)
+    if out.is_symlink() and not out.exists():
+        raise RunFolderError(f"`out` '{out}' is a symbolic link to something that does not exist; give a real folder.")
     if out.exists() and not out.is_dir():
-        raise ValueError(f"--out '{out}' is a file; give a folder for the run's files.")
-    if resume:
-        if not (out / 'checkpoint.pth').is_file():
-            raise FileNotFoundError(f"no checkpoint to resume in '{out}' (no checkpoint.pth there). "
-                                    "Check --out, or start a new run without --resume.")
-        return out
-    if out.is_dir() and any(out.iterdir()):
-        held = sorted(p.name for p in out.iterdir())
-        raise ValueError(f"--out '{out}' already holds files ({', '.join(held[:4])}{', ...' if len(held) > 4 else ''}); "
-                         "nothing was changed. Choose a new folder, or add --resume to continue the run in it.")
-    out.mkdir(parents=True, exist_ok=True)
+        raise RunFolderError(f"`out` '{out}' exists and is not a folder; give a folder for the run's files.")
+    if resume and not (out / 'checkpoint.pth').is_file():
+        raise FileNotFoundError(f"no checkpoint to resume in '{out}' (no checkpoint.pth there). "
+                                "Check `out`, or start a new run without `resume=True`.")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        _claim(out)
+    except OSError as e:
+        raise RunFolderError(f"cannot use '{out}' as a run folder ({e.strerror or e}). Choose a folder you can write to.") from None
+    try:
+        stale = [p for p in out.iterdir() if is_temp_file(p)]
+        for p in stale: p.unlink()                 # half-written files of a run that was killed while saving
+        if stale: warnings.warn(f"removed {len(stale)} unfinished temporary file(s) left in '{out}' by a run that "
+                                "was stopped while saving; the finished files are unchanged.", stacklevel=2)
+        held = _held_files(out)
+        if held and not resume:
+            raise RunFolderError(f"`out` '{out}' already holds files ({', '.join(held[:4])}{', ...' if len(held) > 4 else ''}); "
+                                 "nothing was changed. Choose a new folder, or pass `resume=True` to continue the run in it.")
+        try: _check_space(out, need_bytes)
+        except OSError as e:
+            raise RunFolderError(f"cannot write in '{out}' ({e.strerror or e}); nothing was trained. "
+                                 "Choose a folder with free space that you can write to.") from None
+    except BaseException:
+        release_out_dir(out)
+        raise
+    import atexit; atexit.register(release_out_dir, out)
     return out
 
 def _savefig(fig, path: Path):
     import matplotlib.pyplot as plt
-    _atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, bbox_inches='tight', format='png'))
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, bbox_inches='tight', format='png'))
     plt.close(fig)
 
-def save_run(out: str | Path, model: nn.Module, result: FitResult, evaluation: Evaluation, *,
-             test_loader=None, dataset: str, recipe: str, epochs: int, device: str,
+def json_ready(obj, digits: int = 4):
+    "`obj` with floats rounded to `digits` decimals and NaN/infinity as None, so `json.dumps` writes strict JSON."
+    if isinstance(obj, float): return round(obj, digits) if math.isfinite(obj) else None
+    if isinstance(obj, dict): return {k: json_ready(v, digits) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)): return [json_ready(v, digits) for v in obj]
+    return obj
+
+def save_run(out: str | Path,                 # the run folder (created if missing)
+             model: nn.Module,                # trained model: weights.pth
+             result: FitResult,               # from `fit`: the loss history
+             evaluation: Evaluation,          # from `evaluate`: accuracies and confusion matrix
+             *,
+             test_loader=None,                # if given, predictions.png shows a batch of it
+             dataset: str, recipe: str, epochs: float, device: str,
              wall_time_s: float,  # seconds from the start of the run until this call (the time to write the files is added)
-             **extra) -> dict:
-    "Write metrics.json, weights.pth and the four PNGs of a finished run into `out`; return the metrics."
+             **extra) -> dict:    # further settings to record (seed, batch_size, lr, ...)
+    "Write metrics.json, weights.pth and the plots of a finished run into `out`; return the metrics."
     entered = time.perf_counter()     # `wall_time_s` is the time until this call; writing the files is added below
     out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     h = result.history
     metrics = dict(test_accuracy=evaluation.accuracy, test_loss=evaluation.loss,
                    per_class_accuracy=evaluation.per_class, classes=evaluation.classes,
@@ -416,14 +560,15 @@ def save_run(out: str | Path, model: nn.Module, result: FitResult, evaluation: E
                                      print_every=h.print_every),
                    eval_accuracy_per_epoch=h.eval_accuracy,
                    dataset=dataset, recipe=recipe, epochs=epochs, device=str(device),
-                   wall_time_s=round(wall_time_s, 2), train_time_s=round(result.train_time_s, 2))
+                   wall_time_s=wall_time_s, train_time_s=result.train_time_s)
     for k, v in extra.items(): metrics.setdefault(k, v)      # settings of the run (seed, batch_size, lr, ...)
     metrics.update(versions=versions(), finished=datetime.now().isoformat(timespec='seconds'))
-    _atomic_write(out / 'weights.pth', lambda tmp: torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp))
+    atomic_write(out / 'weights.pth', lambda tmp: torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp))
     _savefig(plot_loss(h, title=f'Training loss ({dataset}, {recipe} recipe)'), out / 'loss_curve.png')
     _savefig(plot_per_class(evaluation), out / 'per_class_accuracy.png')
     _savefig(plot_confusion(evaluation), out / 'confusion_matrix.png')
     if test_loader is not None: _savefig(plot_predictions(model, test_loader, evaluation.classes), out / 'predictions.png')
-    metrics['wall_time_s'] = round(wall_time_s + time.perf_counter() - entered, 2)
-    _atomic_write(out / 'metrics.json', lambda tmp: tmp.write_text(json.dumps(metrics, indent=1)))
+    metrics['wall_time_s'] = wall_time_s + time.perf_counter() - entered
+    metrics = json_ready(metrics)
+    atomic_write(out / 'metrics.json', lambda tmp: tmp.write_text(json.dumps(metrics, indent=1, allow_nan=False)))
     return metrics

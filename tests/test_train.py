@@ -8,7 +8,7 @@ import torch.nn as nn
 from cifar_tutorial.data import FastLoader, get_dataset
 from cifar_tutorial.lenet import LeNet
 from cifar_tutorial.models import Net
-from cifar_tutorial.train import (Evaluation, FitResult, History, evaluate, fit, load_checkpoint,
+from cifar_tutorial.train import (CheckpointError, Evaluation, RunFolderError, FitResult, History, evaluate, fit, load_checkpoint,
                                   plot_confusion, plot_loss, plot_per_class, plot_predictions, prepare_out_dir,
                                   save_checkpoint, save_run, seed_everything, versions)
 
@@ -117,6 +117,8 @@ class InterruptAt:
     def __len__(self): return len(self.inner)
     @property
     def gen(self): return self.inner.gen
+    @property
+    def batch_size(self): return self.inner.batch_size     # fit picks its CPU settings from the batch size
     def __iter__(self):
         for i, b in enumerate(self.inner):
             if i + 1 == self.at:
@@ -286,7 +288,7 @@ def test_truncated_checkpoint(tmp_path, cut):
     p = save_checkpoint(tmp_path / 'ck.pth', Net())
     data = p.read_bytes()
     p.write_bytes(data[:cut])
-    with pytest.raises(RuntimeError, match='truncated or corrupted'):
+    with pytest.raises(CheckpointError, match='truncated or corrupted'):
         load_checkpoint(p, Net())
 
 
@@ -315,7 +317,7 @@ class Evil:
 def test_checkpoint_that_would_run_code_is_refused(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     torch.save({'format': 'cifar_tutorial.checkpoint/1', 'x': Evil()}, tmp_path / 'evil.pth')
-    with pytest.raises(RuntimeError, match='weights_only'):
+    with pytest.raises(CheckpointError, match='weights_only'):
         load_checkpoint(tmp_path / 'evil.pth')
     assert not (tmp_path / 'PWNED').exists()
 
@@ -333,15 +335,15 @@ def test_prepare_out_dir(tmp_path):
 def test_prepare_out_dir_refuses_a_run_and_changes_nothing(tmp_path):
     out = tmp_path / 'run'; out.mkdir()
     (out / 'metrics.json').write_text('{"test_accuracy": 54}')
-    with pytest.raises(ValueError, match='already holds files.*--resume'):
+    with pytest.raises(RunFolderError, match='already holds files.*`resume=True`'):
         prepare_out_dir(out)
     assert (out / 'metrics.json').read_text() == '{"test_accuracy": 54}' and len(list(out.iterdir())) == 1
     with pytest.raises(FileNotFoundError, match='no checkpoint to resume'):
         prepare_out_dir(out, resume=True)
-    with pytest.raises(ValueError, match='--resume needs --out'):
+    with pytest.raises(RunFolderError, match='`resume=True` needs `out`'):
         prepare_out_dir(None, resume=True)
     (tmp_path / 'file').write_text('x')
-    with pytest.raises(ValueError, match='is a file'):
+    with pytest.raises(RunFolderError, match='is not a folder'):
         prepare_out_dir(tmp_path / 'file')
 
 
@@ -358,7 +360,8 @@ def test_save_run_writes_everything(data, tmp_path):
     for k in ('test_accuracy', 'per_class_accuracy', 'loss_history', 'dataset', 'recipe', 'epochs', 'device',
               'wall_time_s', 'versions', 'seed', 'confusion_matrix'):
         assert k in j, k
-    assert j['test_accuracy'] == ev.accuracy and j['loss_history']['per_step'] == r.history.step_loss
+    assert j['test_accuracy'] == round(ev.accuracy, 4)                  # metrics.json rounds to 4 decimals
+    assert j['loss_history']['per_step'] == pytest.approx(r.history.step_loss, abs=5e-5)
     assert set(j['per_class_accuracy']) == set(data[1].classes)
     net = Net(); net.load_state_dict(torch.load(tmp_path / 'weights.pth', weights_only=True))
     for png in names - {'metrics.json', 'weights.pth'}:
