@@ -94,7 +94,7 @@ def train_ddp(dataset: str = 'auto',          # 'auto' | 'cifar10' | 'synthetic'
              ) -> dict:
     "Train with DistributedDataParallel in this process (one of `WORLD_SIZE`); rank 0 evaluates and writes `out`."
     from cifar_tutorial.data import get_dataset, FastLoader
-    from cifar_tutorial.train import FitResult, History, evaluate, prepare_out_dir, save_run
+    from cifar_tutorial.train import FitResult, History, evaluate, prepare_out_dir, release_out_dir, save_run
     t_start = time.perf_counter()
     env = ddp_env()
     rank, world = env['rank'], env['world_size']
@@ -140,13 +140,13 @@ def train_ddp(dataset: str = 'auto',          # 'auto' | 'cifar10' | 'synthetic'
                                       f"({steps} steps per process, {world} process(es), backend {ddp_backend(dev) if started else 'none'})")
             if max_steps and steps >= max_steps: break
         train_time = time.perf_counter() - t0
-        me = dict(rank=rank, steps=steps, final_loss=hist.step_loss[-1] if hist.step_loss else None,
+        me = dict(rank=rank, device=str(dev), steps=steps, final_loss=hist.step_loss[-1] if hist.step_loss else None,
                   checksum=weights_checksum(net))
         ranks = [None] * world
         if started: dist.all_gather_object(ranks, me)
         else: ranks = [me]
         result = dict(me, world_size=world, device=str(dev), backend=ddp_backend(dev) if started else None,
-                      train_time_s=train_time, epoch_loss=hist.epoch_loss, ranks=ranks)
+                      train_time_s=train_time, epoch_loss=hist.epoch_loss, step_loss=hist.step_loss, ranks=ranks)
         if rank == 0:
             test_dl = FastLoader(test, 1000, shuffle=False, device=dev)
             ev = evaluate(net, test_dl, classes=train.classes)
@@ -158,6 +158,7 @@ def train_ddp(dataset: str = 'auto',          # 'auto' | 'cifar10' | 'synthetic'
                          epochs=epochs, device=str(dev), wall_time_s=time.perf_counter() - t_start,
                          world_size=world, backend=result['backend'], ranks=ranks, batch_size_per_process=batch_size,
                          lr=lr, momentum=momentum, seed=seed, n_train_images=len(train))
+                release_out_dir(run_dir)
         return result
     finally:
         if started: dist.destroy_process_group()

@@ -149,6 +149,9 @@ def fit(model: nn.Module,
     hist, start_epoch, start_step, rng_state = History(print_every=print_every, steps_per_epoch=steps_per_epoch), 0, 0, None
     gen = _loader_generator(train_loader)
     if resume is not None:                             # continue exactly where a checkpoint stopped
+        if not isinstance(resume.get('optimizer'), dict) or not isinstance(resume.get('history'), dict):
+            raise SettingError("`resume` holds weights but no optimiser state or history (it was saved without a "
+                               "`FitResult`), so training cannot continue from it; start a new run.")
         opt.load_state_dict(resume['optimizer'])
         hist = History(**resume['history']); hist.print_every = print_every
         start_epoch, start_step, rng_state = resume['epoch'], resume['step'], resume.get('loader_rng')

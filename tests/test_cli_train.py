@@ -242,29 +242,8 @@ def test_resume_can_extend_a_finished_run(tmp_path):
     assert m['epochs'] == 2 and len(m['loss_history']['per_epoch']) == 2
 
 
-def test_fast_recipe_dispatch(tmp_path, monkeypatch):
-    "--recipe fast hands the parsed arguments to cifar_tutorial.recipes.train_fast_cli."
-    import importlib.machinery, types
-    got = {}
-    fake = types.ModuleType('cifar_tutorial.recipes')
-    fake.__spec__ = importlib.machinery.ModuleSpec('cifar_tutorial.recipes', None)
-    fake.train_fast_cli = lambda args: got.update(args=args) or 0
-    monkeypatch.setitem(sys.modules, 'cifar_tutorial.recipes', fake)
-    assert cli.main(['train', '--recipe', 'fast', '--dataset', 'synthetic', '--out', str(tmp_path / 'f')]) == 0
-    assert got['args'].recipe == 'fast' and got['args'].epochs is None and got['args'].out == str(tmp_path / 'f')
-    assert cli.main(['train', '--recipe', 'fast', '--size', 'tiny', '--tta', '1', '--out', str(tmp_path / 'g')]) == 0
-    assert (got['args'].size, got['args'].tta, got['args'].out) == ('tiny', 1, str(tmp_path / 'g'))
-
-
 def test_fast_recipe_flags_need_the_fast_recipe(tmp_path):
     assert '--size only apply to the fast recipe' in one_clear_line(run(*SMALL, '--size', 'small', '--out', str(tmp_path / 'r')))
-
-
-def test_fast_recipe_missing_gives_a_clear_error(tmp_path):
-    import importlib.util
-    if importlib.util.find_spec('cifar_tutorial.recipes') is not None:
-        pytest.skip('cifar_tutorial.recipes exists; its own tests cover --recipe fast')
-    assert 'fast recipe is not available' in one_clear_line(run('--recipe', 'fast', '--out', str(tmp_path / 'f')))
 
 
 def test_data_command_still_works(tmp_path):

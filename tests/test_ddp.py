@@ -1,5 +1,5 @@
 "Tests for cifar_tutorial.ddp: 2 gloo processes train in lock-step; bad set-ups fail clearly."
-import json, os, signal, subprocess, sys, time
+import json, os, re, signal, subprocess, sys, time
 
 import pytest
 import torch
@@ -29,15 +29,16 @@ def test_ddp_two_gloo_processes_end_with_identical_weights(tmp_path):
     r = torchrun(2, '--device', 'cpu', '--dataset', 'synthetic', '--n-train', '512', '--n-test', '128',
                  '--batch-size', '32', '--max-steps', '5', '--lr', '0.05', '--out', str(tmp_path))
     assert r.returncode == 0, r.stderr[-3000:]
-    ranks = [json.loads((tmp_path / f'rank{k}.json').read_text()) for k in (0, 1)]
-    assert [x['rank'] for x in ranks] == [0, 1] and all(x['world_size'] == 2 and x['backend'] == 'gloo' for x in ranks)
+    m = json.loads((tmp_path / 'metrics.json').read_text())        # the engine's run folder, written by rank 0
+    ranks = m['ranks']
+    assert [x['rank'] for x in ranks] == [0, 1] and m['world_size'] == 2 and m['backend'] == 'gloo'
     assert ranks[0]['steps'] == ranks[1]['steps'] == 5
     assert ranks[0]['checksum'] == ranks[1]['checksum']            # every rank holds exactly the same weights
     assert ranks[0]['final_loss'] != ranks[1]['final_loss']         # ... although each saw different images
     torch.manual_seed(0)
     from cifar_tutorial.models import Net
     assert ranks[0]['checksum'] != ddp.weights_checksum(Net())      # and they did train
-    assert 'test_accuracy' in ranks[0] and (tmp_path / 'weights.pth').is_file()
+    assert 'test_accuracy' in m and (tmp_path / 'weights.pth').is_file() and (tmp_path / 'loss_curve.png').is_file()
     assert time.perf_counter() - t < 60
 
 
@@ -46,6 +47,20 @@ def test_ddp_single_process_without_torchrun(tmp_path, monkeypatch):
     torch.set_num_threads(1)
     res = ddp.train_ddp('synthetic', n_train=256, n_test=64, batch_size=32, max_steps=3, device='cpu', log=None)
     assert res['world_size'] == 1 and res['backend'] is None and res['steps'] == 3
+
+
+def test_epoch_loss_is_the_mean_of_that_epoch_only(monkeypatch):
+    "A shard that is not a multiple of the batch size: the logged mean must not include the previous epoch's losses."
+    for k in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR'): monkeypatch.delenv(k, raising=False)
+    lines = []
+    res = ddp.train_ddp('synthetic', n_train=100, n_test=64, batch_size=32, epochs=2, lr=0.05, device='cpu', log=lines.append)
+    per_epoch = 100 // 32                                              # 3 full batches of 32 from 100 images
+    steps = res['step_loss']
+    assert len(steps) == 2 * per_epoch
+    for e in range(2):
+        want = sum(steps[e * per_epoch:(e + 1) * per_epoch]) / per_epoch
+        logged = float(re.search(rf'epoch {e + 1}: mean loss ([0-9.]+)', '\n'.join(lines)).group(1))
+        assert logged == pytest.approx(want, abs=5e-4) and res['epoch_loss'][e] == pytest.approx(want)
 
 
 def test_shards_are_disjoint_equal_and_cover_the_epoch():
@@ -68,7 +83,7 @@ def test_more_processes_than_gpus_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
     monkeypatch.setattr(torch.cuda, 'device_count', lambda: 2)
     assert ddp_device('cuda', local_rank=1, world_size=2) == torch.device('cuda', 1)
-    with pytest.raises(ValueError, match=r'4 processes per node but only 2 GPU\(s\).*--nproc_per_node 2.*--device cpu'):
+    with pytest.raises(ValueError, match=r'4 processes per node but only 2 GPU\(s\).*--nproc_per_node 2.*`device=cpu`'):
         ddp_device('cuda', local_rank=0, world_size=4)
 
 
@@ -89,8 +104,9 @@ def test_ddp_gpu_nccl_one_process_per_gpu(tmp_path):
     r = torchrun(n, '--device', 'cuda', '--dataset', 'synthetic', '--n-train', '2048', '--n-test', '256', '--max-steps', '5',
                  '--out', str(tmp_path))
     assert r.returncode == 0, r.stderr[-3000:]
-    ranks = [json.loads((tmp_path / f'rank{k}.json').read_text()) for k in range(n)]
-    assert all(x['backend'] == 'nccl' and x['device'] == f'cuda:{k}' for k, x in enumerate(ranks))
+    m = json.loads((tmp_path / 'metrics.json').read_text())
+    ranks = m['ranks']
+    assert m['backend'] == 'nccl' and all(x['device'] == f'cuda:{k}' for k, x in enumerate(ranks))
     assert len({x['checksum'] for x in ranks}) == 1
 
 

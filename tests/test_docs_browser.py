@@ -31,6 +31,8 @@ from urllib.parse import unquote, urldefrag, urlparse
 
 import pytest
 
+pytestmark = pytest.mark.browser   # needs Chromium and the built site; `make quick` leaves it out
+
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = Path(os.environ.get("DOCS_SCREENSHOTS") or ROOT / "screenshots")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

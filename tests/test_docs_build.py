@@ -1,5 +1,5 @@
 """Unit tests of the contributor tool tools/docs_build.py (the offline docs build) and of the doc processors it shares
-with the published site (cifar_tutorial/_doc_procs.py): fast, no browser, no full build."""
+with the published site (cifar_tutorial/_nbdev_procs.py): fast, no browser, no full build."""
 import importlib.util
 import json
 import os
@@ -27,7 +27,7 @@ import tomllib  # noqa: E402 - Python 3.11+, like smalldocs
 import yaml  # noqa: E402
 from fastcore.nbio import dict2nb  # noqa: E402
 
-from cifar_tutorial import _doc_procs as procs  # noqa: E402
+from cifar_tutorial import _nbdev_procs as procs  # noqa: E402
 
 
 def load_tool(name):
@@ -136,7 +136,7 @@ def test_quarto_renders_maths_without_a_script():
     assert html["html-math-method"] == "mathml" and html["code-overflow"] == "wrap"
 
 
-# ---- the doc processors (cifar_tutorial/_doc_procs.py)
+# ---- the doc processors (cifar_tutorial/_nbdev_procs.py)
 
 def test_badge_pages():
     assert procs.wants_badge("03_sgd.ipynb") and procs.wants_badge("solutions/03_sgd_solutions.ipynb")

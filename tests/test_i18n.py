@@ -11,6 +11,8 @@ from pathlib import Path
 import polib
 import pytest
 
+from cifar_tutorial._nbdev_procs import SkipTranslations
+
 ROOT = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("i18n", ROOT / "tools" / "i18n.py")
 i18n = importlib.util.module_from_spec(_spec)
@@ -228,7 +230,7 @@ def test_export_guard_empties_only_translations():
     from fastcore.nbio import read_nb
     ko, en = read_nb(PATHS.ko / "00_tensors.ipynb"), read_nb(PATHS.nbs / "00_tensors.ipynb")
     n = len(en.cells)
-    i18n.SkipTranslations(nb=ko); i18n.SkipTranslations(nb=en)
+    SkipTranslations(nb=ko); SkipTranslations(nb=en)
     assert ko.cells == [] and len(en.cells) == n
 
 

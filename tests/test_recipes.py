@@ -1,15 +1,16 @@
 "Tests for cifar_tutorial.recipes: schedule, augmentation, TTA, network, OOM handling, runs and the CLI entry point."
 import json, os, subprocess, sys, time
-from argparse import Namespace
 from dataclasses import replace
 
 import pytest
 import torch
 import torch.nn as nn
 
-from cifar_tutorial import recipes as R
-from cifar_tutorial.recipes import (DeviceData, FastNet, FastRecipe, FastRecipeOutOfMemory, Lookahead, SIZES, fast_config,
-                                    flip_images, lr_factor, translate_images, tta_logits)
+from cifar_tutorial import cli
+from cifar_tutorial.data import flip_images, translate_images
+from cifar_tutorial.fastnet import DeviceData, FastNet, Lookahead, tta_logits
+from cifar_tutorial.recipes import FastRecipe, FastRecipeOutOfMemory, SIZES, fast_config, lr_factor, run_seeds
+from cifar_tutorial.train import Evaluation, History
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')
 
@@ -175,6 +176,8 @@ def test_tiny_run_learns_and_reports(tiny_data):
     assert r.epoch_loss[-1] < r.epoch_loss[0]
     assert set(r.per_class_accuracy) == set(tiny_data.classes)
     assert sum(map(sum, r.confusion)) == 256 and r.train_time_s > 0 and r.eval_time_s > 0
+    assert isinstance(r.history, History) and isinstance(r.evaluation, Evaluation)   # the engine's own result types
+    assert r.evaluation.accuracy == r.test_accuracy and r.history.step_loss == r.step_loss
     r2 = recipe.run(tiny_data, seed=0, log=None)        # re-initialised in place: the same seed gives the same result
     assert r2.test_accuracy == r.test_accuracy and r2.step_loss == r.step_loss
 
@@ -192,7 +195,7 @@ def test_out_of_memory_names_the_batch_size(tiny_data, monkeypatch, exc):
     recipe = FastRecipe(fast_config('tiny', batch_size=64), 'cpu')
     def boom(self, x): raise exc
     monkeypatch.setattr(FastNet, 'forward', boom)
-    with pytest.raises(FastRecipeOutOfMemory, match=r'out of memory on cpu.*batch size 64.*--batch-size 32'):
+    with pytest.raises(FastRecipeOutOfMemory, match=r'out of memory on cpu.*batch size 64.*`batch_size=32`'):
         recipe.run(tiny_data, log=None)
 
 
@@ -209,30 +212,32 @@ def test_missing_cuda_is_refused_clearly(monkeypatch):
         FastRecipe(fast_config('tiny'), 'cuda')
 
 
-# ---- command line
-def _args(tmp_path, **kw):
-    a = dict(dataset='synthetic', root=str(tmp_path / 'data'), no_verify=False, epochs=1, batch_size=128, lr=None,
-             momentum=None, seed=0, device='cpu', out=str(tmp_path / 'run'), resume=False, n_train=512, n_test=128,
-             size='tiny', loader=None, print_every=0)
-    a.update(kw)
-    return Namespace(**a)
+# ---- command line (the parsers live in cifar_tutorial.cli)
+def fast(tmp_path, *extra):
+    return cli.main(['train', '--recipe', 'fast', '--dataset', 'synthetic', '--device', 'cpu', '--epochs', '1',
+                     '--n-train', '512', '--n-test', '128', '--size', 'tiny', '--out', str(tmp_path / 'run'), *extra])
 
 
-def test_train_fast_cli_writes_metrics(tmp_path, capsys):
-    assert R.train_fast_cli(_args(tmp_path)) == 0
+def test_train_fast_writes_metrics(tmp_path, capsys):
+    assert fast(tmp_path) == 0
     m = json.loads((tmp_path / 'run' / 'metrics.json').read_text())
     assert m['recipe'] == 'fast' and m['dataset'] == 'synthetic' and m['device'] == 'cpu' and m['epochs'] == 1
     assert 0 <= m['test_accuracy'] <= 100 and len(m['per_class_accuracy']) == 10
     assert m['loss_history']['per_step'] and m['wall_time_s'] > 0 and 'torch' in m['versions']
+    assert m['size'] == 'tiny' and m['test_accuracy'] == round(m['test_accuracy'], 4)   # what ran, rounded
     assert (tmp_path / 'run' / 'weights.pth').is_file() and (tmp_path / 'run' / 'loss_curve.png').is_file()
     assert 'test accuracy' in capsys.readouterr().out
 
 
-def test_train_fast_cli_refuses_resume_and_bad_settings(tmp_path):
-    with pytest.raises(ValueError, match='no checkpoints to resume'):
-        R.train_fast_cli(_args(tmp_path, resume=True))
-    with pytest.raises(ValueError, match='batch_size'):
-        R.train_fast_cli(_args(tmp_path, batch_size=0))
+def test_train_fast_records_the_size_that_auto_picked(tmp_path):
+    assert cli.main(['train', '--recipe', 'fast', '--dataset', 'synthetic', '--device', 'cpu', '--epochs', '0.05',
+                     '--n-train', '512', '--n-test', '128', '--out', str(tmp_path / 'run')]) == 0
+    assert json.loads((tmp_path / 'run' / 'metrics.json').read_text())['size'] == 'small'   # 'auto' on a CPU
+
+
+def test_train_fast_refuses_resume_and_bad_settings(tmp_path, capsys):
+    assert fast(tmp_path, '--resume') == 2 and 'no checkpoints to resume' in capsys.readouterr().err
+    assert fast(tmp_path, '--batch-size', '0') == 2 and '--batch-size' in capsys.readouterr().err
     assert not (tmp_path / 'run').exists()
 
 
@@ -251,10 +256,17 @@ def test_cli_train_recipe_fast_end_to_end(tmp_path):
     assert time.perf_counter() - t < 120
 
 
+def test_run_seeds_summarises(tiny_data):
+    s = run_seeds(FastRecipe(fast_config('tiny'), 'cpu'), tiny_data, seeds=[3, 4])
+    accs = [r.test_accuracy for r in s['runs']]
+    assert [r.seed for r in s['runs']] == [3, 4] and s['mean_accuracy'] == pytest.approx(sum(accs) / 2)
+    assert s['min_accuracy'] == min(accs) and s['max_accuracy'] == max(accs)
+
+
 def test_module_main_runs_seeds(tmp_path, capsys):
     out = tmp_path / 'r.json'
-    assert R.main(['--dataset', 'synthetic', '--size', 'tiny', '--device', 'cpu', '--runs', '2', '--n-train', '512',
-                   '--n-test', '128', '--json', str(out), '--quiet']) == 0
+    assert cli.fast_seeds_main(['--dataset', 'synthetic', '--size', 'tiny', '--device', 'cpu', '--runs', '2', '--n-train', '512',
+                                '--n-test', '128', '--json', str(out), '--quiet']) == 0
     res = json.loads(out.read_text())
     assert [r['seed'] for r in res['runs']] == [0, 1] and 'mean over 2 run(s)' in capsys.readouterr().out
 

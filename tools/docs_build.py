@@ -7,7 +7,7 @@
 Not part of the package learners install (it needs nbdev, nbclient, smalldocs and latex2mathml, the `dev` extra);
 tests/test_docs_build.py tests it. The site is published with Quarto (`nbdev-docs`); Quarto cannot be installed
 everywhere, so `build` makes the same site with smalldocs: `nbdev-proc-nbs` processes the notebooks exactly as for
-Quarto (including the doc processors of cifar_tutorial/_doc_procs.py: the Colab badge, classes, figure alt text),
+Quarto (including the doc processors of cifar_tutorial/_nbdev_procs.py: the Colab badge, classes, figure alt text),
 this module copies that output and bridges what smalldocs reads differently, smalldocs renders it with
 `--strict`, and the result is made to work with the network unplugged: maths rendered to MathML at build time,
 no web fonts, and a check that no page loads anything from another host.
@@ -27,8 +27,8 @@ from pathlib import Path
 if __name__ == "__main__":  # `python tools/docs_build.py`: import this checkout's package, whatever is installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cifar_tutorial._doc_procs import repo_info as _repo_info  # noqa: E402
-from cifar_tutorial._doc_procs import wants_badge  # noqa: E402 - shared with the processors nbdev-proc-nbs runs
+from cifar_tutorial._nbdev_procs import repo_info as _repo_info  # noqa: E402
+from cifar_tutorial._nbdev_procs import wants_badge  # noqa: E402 - shared with the processors nbdev-proc-nbs runs
 
 
 def project_root(start=None) -> Path:  # the folder that holds pyproject.toml with [tool.nbdev]
@@ -371,7 +371,7 @@ def proc_nbs(root: Path, tmp: Path) -> Path:  # nbdev's _proc folder
     "Run `nbdev-proc-nbs --file-glob '*.ipynb'` in `root`, with the package importable."
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in [str(root), env.get("PYTHONPATH", "")] if p)
-    cache, procs = root / "_proc", root / "cifar_tutorial" / "_doc_procs.py"
+    cache, procs = root / "_proc", root / "cifar_tutorial" / "_nbdev_procs.py"
     if cache.exists() and procs.exists() and procs.stat().st_mtime > cache.stat().st_mtime:
         shutil.rmtree(cache)   # nbdev keeps processed pages until a notebook changes; the processors changed
     _shim_quarto(env, tmp)
@@ -398,7 +398,7 @@ def build(root=None, out=None, final: bool = False, keep: bool = False, quiet: b
             raise RuntimeError("smalldocs render --strict failed: fix the warnings above (a broken link names its page)")
         problems = make_offline(out, done["renames"], info)
         problems += [f"{p}: loads {u} from another host (the site must work offline)" for p, u in outside_loads(out)]
-        problems += [f"{s}: no 'Open in Colab' badge; [tool.nbdev] doc_procs must name cifar_tutorial._doc_procs:ColabBadge" for s in done["unbadged"]]
+        problems += [f"{s}: no 'Open in Colab' badge; [tool.nbdev] doc_procs must name cifar_tutorial._nbdev_procs:ColabBadge" for s in done["unbadged"]]
         problems += check_site(out, work, root, done["renames"])
         if final:
             problems += [f"{s}: the navbar lists this lesson but it is not in nbs/" for s in done["stubs"]]

@@ -38,7 +38,7 @@ import polib
 
 LANG = "ko"
 ROOT = Path(__file__).resolve().parent.parent
-NOTE_ID = "i18n-generated"  # id of the note cell the generator adds below the title (nbdev-export skips such notebooks)
+from cifar_tutorial._nbdev_procs import TRANSLATION_NOTE_ID as NOTE_ID, is_translation  # noqa: E402  (nbdev-export skips such notebooks)
 NOTEST = ".notest"        # nbdev-test skips every notebook in a folder holding this file
 HEADER = {
     "Project-Id-Version": "cifar_tutorial",
@@ -563,19 +563,7 @@ def expected_files(paths: Paths, nbs: list[Path], with_glossary=True, done: dict
 
 
 # ---------------------------------------------------------------------------------------------- nbdev guard
-def is_translation(nb) -> bool:
-    "A notebook this tool generated (it holds the note cell), e.g. nbs/ko/01_autograd.ipynb."
-    return any(c.get("id") == NOTE_ID for c in nb.get("cells", [])[:3])
-
-
-class SkipTranslations:
-    """An nbdev export processor (`export_procs` in pyproject.toml) that makes `nbdev-export` ignore generated
-    translations: their `#| default_exp`/`#| export` cells equal the English ones, and exporting them would
-    rewrite the package's modules from the Korean copy. nbdev builds it with the notebook before any cell is
-    processed; emptying the cell list leaves nothing to export."""
-    def __init__(self, nb=None, **kwargs):
-        if nb is not None and is_translation(nb): nb.cells.clear()
-    def __call__(self, cell): return None
+# is_translation and SkipTranslations live in the package (cifar_tutorial/_nbdev_procs.py): nbdev-export must import them.
 
 
 # ---------------------------------------------------------------------------------------------- commands

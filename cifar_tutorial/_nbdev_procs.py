@@ -1,8 +1,9 @@
-"""nbdev doc processors for the course website: the Colab badge, classes shown as classes, and alt text on figures.
+"""nbdev processors: for the course website the Colab badge, classes shown as classes and alt text on figures;
+for `nbdev-export`, a guard that skips the generated translations in nbs/ko.
 
-Hand-written, with no notebook: this is the one piece of the contributors' docs tooling that lives in the
-package, because the job that publishes the site (`nbdev-docs`, which imports `[tool.nbdev] doc_procs` from
-pyproject.toml) can only import what is installed. `nbdev-proc-nbs` runs these processors for both builds, so
+Hand-written, with no notebook: this is the one piece of the contributors' tooling that lives in the
+package, because nbdev imports the processors named in pyproject.toml (`[tool.nbdev] doc_procs` for the job
+that publishes the site, `export_procs` for `nbdev-export`) and can only import what is installed. `nbdev-proc-nbs` runs these processors for both builds, so
 the published Quarto site and the offline build (`make docs`, tools/docs_build.py) show the same pages. They
 only change the processed copies in `_proc/`, never a notebook. Everything else of the docs build is in tools/.
 """
@@ -16,7 +17,7 @@ import json
 import re
 from pathlib import Path
 
-__all__ = ['BADGE_FOLDERS', 'wants_badge', 'repo_info', 'colab_url', 'colab_badge', 'ColabBadge',
+__all__ = ['TRANSLATION_NOTE_ID', 'is_translation', 'SkipTranslations', 'BADGE_FOLDERS', 'wants_badge', 'repo_info', 'colab_url', 'colab_badge', 'ColabBadge',
            'ClassSignatures', 'figure_alt', 'FigureAlt']
 
 BADGE_FOLDERS = ('.', 'solutions')  # folders of nbs/ whose numbered notebooks get the badge
@@ -197,3 +198,21 @@ class FigureAlt:
         pictures = any(set(o.get('data') or {}) & _PICTURES for o in cell.get('outputs', None) or [])
         if cell.cell_type != 'code' or not pictures or re.search(r'^#\|\s*fig-alt\s*:', src, re.M): return
         cell.source = f'#| fig-alt: {json.dumps(figure_alt(src, self.before, self.lib), ensure_ascii=False)}\n' + src
+
+
+TRANSLATION_NOTE_ID = 'i18n-generated'  # id of the note cell tools/i18n.py adds below the title of a translation
+
+
+def is_translation(nb) -> bool:
+    "A notebook that tools/i18n.py generated (it holds the note cell), e.g. nbs/ko/01_autograd.ipynb."
+    return any(c.get('id') == TRANSLATION_NOTE_ID for c in nb.get('cells', [])[:3])
+
+
+class SkipTranslations:
+    """An nbdev export processor (`export_procs` in pyproject.toml) that makes `nbdev-export` ignore generated
+    translations: their `#| default_exp`/`#| export` cells equal the English ones, and exporting them would
+    rewrite the package's modules from the Korean copy. nbdev builds it with the notebook before any cell is
+    processed; emptying the cell list leaves nothing to export."""
+    def __init__(self, nb=None, **kwargs):
+        if nb is not None and is_translation(nb): nb.cells.clear()
+    def __call__(self, cell): return None
