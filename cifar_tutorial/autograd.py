@@ -120,7 +120,7 @@ def print_graph(
         print(text)
     return text
 
-# %% ../nbs/01_autograd.ipynb #b1f2e676
+# %% ../nbs/01_autograd.ipynb #3facc79e
 def _graph_root(root, who: str):
     "The `grad_fn` node behind `root` (a tensor or a node), or a clear error."
     if isinstance(root, torch.Tensor):
@@ -134,7 +134,7 @@ def _graph_root(root, who: str):
         return root
     raise TypeError(f"{who} needs a tensor or a grad_fn node, got {type(root).__name__}.")
 
-# %% ../nbs/01_autograd.ipynb #b9d07541
+# %% ../nbs/01_autograd.ipynb #b1d61ff3
 def draw_graph(
     root,  # a tensor that has a `grad_fn`, or a `grad_fn` node itself
     names: dict[str, torch.Tensor] | None = None,  # optional {"name": leaf_tensor} used to label leaves
@@ -177,18 +177,18 @@ def draw_graph(
     for k, (x, y) in pos.items():
         n = node_of[k]
         if n is None:
-            text, box = "None\n(needs no grad)", dict(fc="white", ec="0.55", ls="--")
+            text, box = "None\n(needs no grad)", {"fc": "white", "ec": "0.55", "ls": "--"}
         elif hasattr(n, "variable"):
             name = next((a for a, v in (names or {}).items() if v is n.variable), None)
             text = f"{name + ': ' if name else ''}leaf {tuple(n.variable.shape)}\nAccumulateGrad"
-            box = dict(fc="#d8f0d8", ec="green")
+            box = {"fc": "#d8f0d8", "ec": "green"}
         else:
-            text, box = type(n).__name__, dict(fc="#dde8f8", ec="#3060a0", lw=2 if k == rootk else 1)
-        box_of[k] = ax.text(x, y, text, ha="center", va="center", fontsize=9, bbox=dict(boxstyle="round", **box))
+            text, box = type(n).__name__, {"fc": "#dde8f8", "ec": "#3060a0", "lw": 2 if k == rootk else 1}
+        box_of[k] = ax.text(x, y, text, ha="center", va="center", fontsize=9, bbox={"boxstyle": "round", **box})
     for k, cs in kids.items():             # arrows from the right edge of an input to the left edge of its user
         for c in cs:
             ax.annotate("", xy=(0, 0.5), xycoords=box_of[k], xytext=(1, 0.5), textcoords=box_of[c],
-                        arrowprops=dict(arrowstyle="->", color="0.45", lw=1.2, shrinkA=5, shrinkB=5))
+                        arrowprops={"arrowstyle": "->", "color": "0.45", "lw": 1.2, "shrinkA": 5, "shrinkB": 5})
     ax.set_xlim(-0.6, dmax + 0.6)
     ax.set_ylim(-slots[0] + 0.4, 0.6)
     ax.axis("off")
