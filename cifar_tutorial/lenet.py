@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-# %% ../nbs/02_nn_module.ipynb #cdcb996c
+# %% ../nbs/02_nn_module.ipynb #b75cf2f7
 def conv_output_size(
     size: int,  # height (or width) of the input, in pixels
     kernel_size: int,  # k: height (or width) of the kernel or pooling window
