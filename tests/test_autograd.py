@@ -1,8 +1,13 @@
-"Tests for cifar_tutorial.autograd: check_grad and print_graph."
+"Tests for cifar_tutorial.autograd: check_grad, print_graph and draw_graph."
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
 import pytest
 import torch
+from matplotlib.text import Annotation
 
-from cifar_tutorial.autograd import GradCheck, check_grad, print_graph
+from cifar_tutorial.autograd import GradCheck, check_grad, draw_graph, print_graph
 
 
 def f(x):
@@ -131,3 +136,47 @@ def test_print_graph_rejects_tensor_without_graph():
 def test_print_graph_rejects_other_types():
     with pytest.raises(TypeError, match="tensor or a grad_fn"):
         print_graph([1, 2, 3])
+
+
+def _boxes(ax):
+    "The words in the boxes of a drawn graph (the arrows are texts without words)."
+    return [t.get_text() for t in ax.texts if t.get_text()]
+
+
+def _arrows(ax):
+    return [t for t in ax.texts if isinstance(t, Annotation)]
+
+
+def test_draw_graph_boxes_arrows_and_none_inputs():
+    w = torch.tensor([2.0, -1.0], requires_grad=True)
+    b = torch.tensor(0.5, requires_grad=True)
+    loss = ((w * torch.tensor([1.0, 3.0])).sum() + b) ** 2
+    ax = draw_graph(loss, names={"w": w, "b": b})
+    boxes = _boxes(ax)
+    assert sorted(boxes) == sorted(["PowBackward0", "AddBackward0", "SumBackward0", "MulBackward0",
+                                    "w: leaf (2,)\nAccumulateGrad", "b: leaf ()\nAccumulateGrad",
+                                    "None\n(needs no grad)"])
+    assert len(_arrows(ax)) == 6          # one per edge of the graph
+    xs = {t.get_text(): t.get_position()[0] for t in ax.texts if t.get_text()}
+    assert xs["PowBackward0"] > xs["AddBackward0"] > xs["SumBackward0"] > xs["MulBackward0"]   # root on the right
+    plt.close("all")
+
+
+def test_draw_graph_shared_leaf_drawn_once_and_given_ax():
+    a = torch.tensor([1.0, 2.0], requires_grad=True)
+    b = torch.tensor([3.0, 4.0], requires_grad=True)
+    _, ax = plt.subplots()
+    out = draw_graph(((a * b) + a.sin()).mean(), ax=ax)
+    assert out is ax
+    assert sum("AccumulateGrad" in s for s in _boxes(ax)) == 2     # a used twice, drawn once
+    assert len(_arrows(ax)) == 6                                    # a has two arrows out
+    plt.close("all")
+
+
+def test_draw_graph_rejects_what_has_no_graph():
+    with pytest.raises(ValueError, match="does not require grad"):
+        draw_graph(torch.ones(3))
+    with pytest.raises(ValueError, match="leaf"):
+        draw_graph(torch.ones(3, requires_grad=True))
+    with pytest.raises(TypeError, match="tensor or a grad_fn"):
+        draw_graph("loss")

@@ -1,11 +1,12 @@
-"Tests for cifar_tutorial.lenet: LeNet, count_parameters, weights_nbytes."
+"Tests for cifar_tutorial.lenet: LeNet, conv_output_size, count_parameters, weights_nbytes."
 import io
+import itertools
 
 import pytest
 import torch
 import torch.nn as nn
 
-from cifar_tutorial.lenet import LeNet, count_parameters, weights_nbytes
+from cifar_tutorial.lenet import LeNet, conv_output_size, count_parameters, weights_nbytes
 
 
 @pytest.fixture
@@ -94,3 +95,35 @@ def test_weights_nbytes_explains_file_size(net):
 def test_helpers_reject_non_modules(helper):
     with pytest.raises(TypeError, match="nn.Module"):
         helper(torch.ones(3))
+
+
+def test_conv_output_size_matches_conv2d_and_pooling():
+    for size, k, p, s in itertools.product([5, 28, 31, 32], [1, 2, 3, 5], [0, 1, 2], [1, 2, 3]):
+        if size + 2 * p < k:
+            continue
+        y = nn.Conv2d(1, 1, kernel_size=k, padding=p, stride=s)(torch.zeros(1, 1, size, size + 1))
+        assert y.shape[-2:] == (conv_output_size(size, k, p, s), conv_output_size(size + 1, k, p, s))
+    assert nn.MaxPool2d(2)(torch.zeros(1, 1, 28, 28)).shape[-1] == conv_output_size(28, 2, stride=2) == 14
+
+
+def test_conv_output_size_lenet_chain():
+    sizes = [32]
+    for k, s in [(5, 1), (2, 2), (5, 1), (2, 2)]:
+        sizes.append(conv_output_size(sizes[-1], k, stride=s))
+    assert sizes == [32, 28, 14, 10, 5]
+
+
+@pytest.mark.parametrize("args, match", [
+    ((3, 5), "does not fit"),
+    ((32, 0), "kernel_size >= 1"),
+    ((32, 3, 0, 0), "stride >= 1"),
+    ((32, 3, -1), "padding >= 0"),
+])
+def test_conv_output_size_rejects_impossible_settings(args, match):
+    with pytest.raises(ValueError, match=match):
+        conv_output_size(*args)
+
+
+def test_conv_parameter_formula():
+    for c_in, c_out, k in itertools.product([1, 3], [2, 6], [1, 3, 5]):
+        assert count_parameters(nn.Conv2d(c_in, c_out, k)) == c_in * k * k * c_out + c_out
