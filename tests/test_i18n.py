@@ -77,7 +77,7 @@ def test_code_cells_equal_but_for_comments(nb):
         assert i18n.strip_comments(k_src) == i18n.strip_comments(e_src), f"code cell {c['id']} differs"
         n_comments += sum(t.type == tokenize.COMMENT and not t.string.startswith("#|") for t in i18n._tokens(e_src))
         if e_src != k_src: assert HANGUL.search(k_src)
-    if nb.name == "00_tensors.ipynb": assert n_comments == 5  # the comparison saw the comments it ignores
+    if nb.name == "00_tensors.ipynb": assert n_comments >= 5  # the comparison saw the comments it ignores
 
 
 def test_strip_comments_sees_code_changes():
@@ -111,8 +111,11 @@ def test_markdown_round_trips_for_every_english_notebook():
 def test_learner_questions_and_exercises_are_entries_of_their_own():
     units = i18n.extract(PATHS, PATHS.nbs / "00_tensors.ipynb")
     assert [u.kind for u in units if u.msgid.startswith("**Learner question")] == ["learner question box"]
-    ex = [u for u in units if u.ctxt.startswith("00_tensors.ipynb#c064/")]
-    assert [u.kind for u in ex] == ["heading ##", "paragraph"] + ["list item"] * 4
+    cell = next(c for c in i18n.read_nb(PATHS.nbs / "00_tensors.ipynb")["cells"]
+                if c["cell_type"] == "markdown" and i18n.src(c).startswith("## Exercises"))
+    items = len(re.findall(r"^\d+\. ", i18n.src(cell), re.M))            # the numbered exercises of the English cell
+    ex = [u for u in units if u.ctxt.startswith(f"00_tensors.ipynb#{cell['id']}/")]
+    assert items >= 4 and [u.kind for u in ex] == ["heading ##", "paragraph"] + ["list item"] * items
 
 
 # ---------------------------------------------------------------------------------------------- the gate fails
