@@ -34,15 +34,16 @@ def main(argv=None):
     p.add_argument('--dataset', default='auto', choices=['auto', 'cifar10', 'synthetic'])
     p.add_argument('--root', default='data')
     p.add_argument('--no-verify', action='store_true')
-    p.add_argument('--images', type=int, default=None, help='images per measurement (default: the whole training split)')
+    p.add_argument('--images', type=int, default=None, help='training images to load and measure (default: the whole split)')
     p.add_argument('--batch-sizes', type=int, nargs='+', default=[4, 512])
     p.add_argument('--workers', type=int, default=2, help="the tutorial loader's num_workers (default 2, as the tutorial)")
     a = p.parse_args(argv)
     with warnings.catch_warnings():
         warnings.simplefilter('default')
-        train, _ = get_dataset(a.dataset, a.root, transform=tutorial_transform(), verify=not a.no_verify)
-    limit = min(a.images or len(train), len(train))
-    print(f"data: {train.source}, {limit} of {len(train)} training images; torch {torch.__version__}, "
+        train, _ = get_dataset(a.dataset, a.root, transform=tutorial_transform(), verify=not a.no_verify,
+                               n_train=a.images, n_test=1)   # any dataset cut to --images (CIFAR-10: the first ones)
+    limit = len(train)
+    print(f"data: {train.source}, {limit} training images; torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")
     print(f"{'batch':>6} {'tutorial img/s':>15} {'fast img/s':>12} {'ratio':>8}")
     results = {}

@@ -1,4 +1,4 @@
-"""Everything the lessons need to get images into a network: real CIFAR-10 through torchvision (loaded safely), a dataset the package generates itself for offline use and tests, one function that chooses between them, a fast in-memory batch loader, and a picture of a batch.
+"""Everything the lessons need to get images into a network: real CIFAR-10 through torchvision (loaded safely, never overwritten), a dataset the package generates itself for offline use and tests, one function that chooses between them, two batch loaders, the augmentations, and a picture of a batch.
 
 Docs: https://cifar-tutorial.github.io/cifar_tutorial/api/data.html.md"""
 
@@ -6,22 +6,27 @@ Docs: https://cifar-tutorial.github.io/cifar_tutorial/api/data.html.md"""
 
 # %% ../nbs/api/data.ipynb #c002
 from __future__ import annotations
-import io, math, os, pickle, socket, sys, warnings
+import io, math, os, pickle, shutil, socket, stat, sys, tempfile, warnings
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, default_collate
 from torchvision import transforms
 from torchvision.datasets import CIFAR10
-from torchvision.datasets.utils import check_integrity
+from torchvision.datasets.utils import check_integrity, download_and_extract_archive, extract_archive
+
+from .core import CifarTutorialError
 
 # %% auto #0
-__all__ = ['MEAN', 'STD', 'CIFAR10_CLASSES', 'DATASETS', 'SYNTHETIC_CLASSES', 'tutorial_transform', 'UnsafePickleError',
-           'safe_unpickle', 'SafeCIFAR10', 'make_synthetic', 'SyntheticShapes', 'SyntheticFallbackWarning',
-           'get_dataset', 'classic_loader', 'FastLoader', 'show_batch', 'summarize', 'format_summary']
+__all__ = ['MEAN', 'STD', 'CIFAR10_CLASSES', 'DATASETS', 'SYNTHETIC_CLASSES', 'MAX_SYNTHETIC', 'tutorial_transform',
+           'images_nchw', 'normalize_images', 'flip_images', 'translate_images', 'DataError', 'DataNotFoundError',
+           'UnsafePickleError', 'safe_unpickle', 'SafeCIFAR10', 'make_synthetic', 'SyntheticShapes',
+           'SyntheticFallbackWarning', 'get_dataset', 'classic_loader', 'FastLoader', 'show_batch', 'summarize',
+           'format_summary']
 
 # %% ../nbs/api/data.ipynb #c005
 MEAN = (0.5, 0.5, 0.5)  # per-channel mean used by the tutorial's `Normalize`
@@ -29,104 +34,382 @@ STD = (0.5, 0.5, 0.5)   # per-channel standard deviation used by the tutorial's 
 CIFAR10_CLASSES = ('plane', 'car', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck')
 DATASETS = ('auto', 'cifar10', 'synthetic')
 
-def tutorial_transform(mean: Sequence[float] = MEAN, std: Sequence[float] = STD) -> transforms.Compose:
+def tutorial_transform(mean: Sequence[float] = MEAN,  # per-channel mean on the 0..1 scale
+                       std: Sequence[float] = STD,    # per-channel standard deviation on the 0..1 scale
+                      ) -> transforms.Compose:
     "The classic per-image pipeline: PIL image -> float tensor in [0, 1] -> normalised tensor."
     return transforms.Compose([transforms.ToTensor(), transforms.Normalize(mean, std)])
 
+# %% ../nbs/api/data.ipynb #d002
+def images_nchw(data,  # uint8 images N x H x W x 3: a NumPy array or a tensor (a dataset's `.data`)
+                device: str | torch.device | None = None,  # move them here first (the permutation then runs there)
+               ) -> torch.Tensor:
+    "Stored images N x H x W x 3 (uint8) as one uint8 tensor N x 3 x H x W, contiguous."
+    x = data if isinstance(data, torch.Tensor) else torch.as_tensor(np.asarray(data))
+    if x.dtype != torch.uint8 or x.ndim != 4 or x.shape[-1] != 3:
+        raise ValueError(f"expected uint8 images of shape N x H x W x 3 (as a dataset's .data holds them), "
+                         f"got {x.dtype} {tuple(x.shape)}")
+    if device is not None: x = x.to(device)
+    return x.permute(0, 3, 1, 2).contiguous()
+
+# %% ../nbs/api/data.ipynb #d004
+def normalize_images(x: torch.Tensor,                  # uint8 images N x C x H x W
+                     mean: Sequence[float] | torch.Tensor,  # one mean per channel, on the 0..1 scale
+                     std: Sequence[float] | torch.Tensor,   # one standard deviation per channel, on the 0..1 scale
+                     dtype: torch.dtype = torch.float32,    # the dtype of the result
+                    ) -> torch.Tensor:
+    "`ToTensor` + `Normalize` for a whole uint8 batch: `(x / 255 - mean) / std`, computed as `(x - 255 mean) / (255 std)`."
+    if not isinstance(x, torch.Tensor) or x.dtype != torch.uint8 or x.ndim != 4:
+        raise ValueError(f"normalize_images expects a uint8 tensor N x C x H x W, got "
+                         f"{getattr(x, 'dtype', type(x).__name__)} {tuple(getattr(x, 'shape', ()))}")
+    m = torch.as_tensor(mean, dtype=dtype, device=x.device)
+    s = torch.as_tensor(std, dtype=dtype, device=x.device)
+    if m.shape != (x.shape[1],) or s.shape != (x.shape[1],):
+        raise ValueError(f"mean and std need one value per channel ({x.shape[1]}), got {tuple(m.shape)} and {tuple(s.shape)}")
+    if not isinstance(std, torch.Tensor) and min(std) <= 0:   # (a tensor is not checked: that would wait for the GPU)
+        raise ValueError(f"std must be greater than 0 in every channel, got {tuple(std)}")
+    return x.to(dtype).sub_(m.view(1, -1, 1, 1) * 255).div_(s.view(1, -1, 1, 1) * 255)
+
+# %% ../nbs/api/data.ipynb #d008
+def flip_images(x: torch.Tensor,     # a batch N x C x H x W (any dtype)
+                mask: torch.Tensor,  # N booleans: True mirrors that image left-right
+               ) -> torch.Tensor:
+    "Mirror (left-right) the images of batch `x` (N, C, H, W) where the boolean `mask` (N,) is True."
+    if mask.shape != (len(x),): raise ValueError(f"mask must have shape ({len(x)},), got {tuple(mask.shape)}")
+    return torch.where(mask.view(-1, 1, 1, 1), x.flip(-1), x)
+
+# %% ../nbs/api/data.ipynb #d010
+def translate_images(x: torch.Tensor,  # a batch N x C x H x W (float or uint8)
+                     r: int,           # largest shift in pixels, in each direction (0: no change)
+                     generator: Optional[torch.Generator] = None,  # random source, on any device (default: torch's)
+                    ) -> torch.Tensor:
+    "Shift every image of `x` (N, C, H, W) by its own random -r..r pixels in each direction (reflected edges)."
+    if r == 0: return x
+    n, c, h, w = x.shape
+    if not 0 < r < min(h, w): raise ValueError(f"translate must be between 0 and {min(h, w) - 1} pixels, got {r}")
+    padded = F.pad(x, (r, r, r, r), mode='reflect')
+    dev = generator.device if generator is not None else x.device   # draw where the generator lives
+    dy, dx = torch.randint(0, 2 * r + 1, (2, n), device=dev, generator=generator).to(x.device)
+    rows = torch.arange(h, device=x.device)[None] + dy[:, None]                       # (N, H): the rows each image keeps
+    out = padded.gather(2, rows[:, None, :, None].expand(n, c, h, w + 2 * r))
+    cols = torch.arange(w, device=x.device)[None] + dx[:, None]                       # (N, W): the columns
+    return out.gather(3, cols[:, None, None, :].expand(n, c, h, w))
+
+# %% ../nbs/api/data.ipynb #d013
+class DataError(CifarTutorialError, RuntimeError):
+    "The data on disk is missing, incomplete, damaged or not CIFAR-10; the message names the file and says what to do."
+
+class DataNotFoundError(DataError, FileNotFoundError):
+    "CIFAR-10 is not where it was looked for (and was not downloaded)."
+
+class UnsafePickleError(DataError, pickle.UnpicklingError):
+    "A batch file asks to call or build something a CIFAR-10 file never contains; nothing from it was run."
+
 # %% ../nbs/api/data.ipynb #c007
-class UnsafePickleError(pickle.UnpicklingError):
-    "Raised when a batch file asks to build something a CIFAR-10 file never contains."
+_MAX_FILE_BYTES = 256 * 2**20   # the official batch files are 31 MB, re-encoded ones up to about 45 MB
+_MAX_MEMO = 2**18               # shared-object table entries (a batch file uses about 10,000)
+_MAX_OPS = 2**19                # pickle instructions (a batch file uses about 30,000; 200,000 in the worst encoding)
+_DTYPES = {'b1', 'u1', 'i1', 'u2', 'i2', 'u4', 'i4', 'u8', 'i8', 'f2', 'f4', 'f8'}   # numbers only, never objects
+_GLOBALS = {('numpy', 'ndarray'): 'ndarray', ('numpy', 'dtype'): 'dtype', ('_codecs', 'encode'): 'encode'}
+for _core in ('numpy.core', 'numpy._core'):
+    _GLOBALS.update({(f'{_core}.multiarray', '_reconstruct'): 'reconstruct', (f'{_core}.multiarray', 'scalar'): 'scalar',
+                     (f'{_core}.numeric', '_frombuffer'): 'frombuffer'})
 
-_SAFE_GLOBALS = {
-    ('numpy', 'ndarray'), ('numpy', 'dtype'),
-    ('numpy.core.multiarray', '_reconstruct'), ('numpy._core.multiarray', '_reconstruct'),
-    ('numpy.core.multiarray', 'scalar'), ('numpy._core.multiarray', 'scalar'),
-    ('_codecs', 'encode'),  # how protocol-2 pickles written by Python 3 store raw bytes
-}
+class _Malformed(Exception): "A check of the restricted unpickler failed: the file is not a well-formed CIFAR-10 pickle."
 
-class _RestrictedUnpickler(pickle.Unpickler):
+class _Global:
+    "What `find_class` hands out: a name only `_RestrictedUnpickler`'s REDUCE can call, never the real object."
+    __slots__ = ('name',)
+    def __init__(self, name): self.name = name
+
+def _short(obj) -> str:
+    "A few words about an untrusted object: never its full text, which could be gigabytes long."
+    if isinstance(obj, str) and len(obj) <= 20: return repr(obj)
+    if type(obj) is int and obj.bit_length() <= 64: return str(obj)
+    return f"a {type(obj).__name__}" + (f" of {len(obj)}" if type(obj) in (tuple, list) else '')
+
+def _refuse(what: str):
+    raise UnsafePickleError(f"refusing to load {what[:120]}: a CIFAR-10 batch file only holds dicts, lists, numbers, strings "
+                            "and NumPy arrays. This file was not written by the CIFAR-10 authors (or was tampered with).")
+
+def _bounded(op):
+    "Wrap a pickle instruction: count it, and stop when there are more than any CIFAR-10 file holds."
+    def run(self):
+        op(self)
+        self.ops += 1
+        if self.ops > _MAX_OPS: raise _Malformed(f"more than {_MAX_OPS:,} pickle instructions")
+    return run
+
+class _RestrictedUnpickler(pickle._Unpickler):
+    "Python's pure-Python unpickler, limited to what a CIFAR-10 file holds and to memory the file's size justifies."
+    dispatch = {k: _bounded(f) for k, f in pickle._Unpickler.dispatch.items()}
+
+    def __init__(self, data: bytes):
+        super().__init__(io.BytesIO(data), encoding='latin1')
+        self.size, self.ops, self.budget = len(data), 0, 2 * len(data) + 2**16   # bytes the arrays may take in all
+
+    def _spend(self, nbytes: int):
+        if nbytes > self.budget: raise _Malformed(f"its arrays need more memory than the file's size allows ({nbytes:,} bytes)")
+        self.budget -= nbytes
+
     def find_class(self, module, name):
-        if (module, name) not in _SAFE_GLOBALS:
-            raise UnsafePickleError(
-                f"refusing to load {module}.{name}: a CIFAR-10 batch file only holds dicts, lists and NumPy arrays. "
-                "This file was not written by the CIFAR-10 authors (or was tampered with); delete it and download again.")
-        if module.startswith('numpy.core.'): module = 'numpy._core.' + module[len('numpy.core.'):]
-        if module.startswith('numpy._core.') and not hasattr(np, '_core'): module = 'numpy.core.' + module[len('numpy._core.'):]
-        return super().find_class(module, name)
+        if (module, name) not in _GLOBALS: _refuse(f"{module}.{name}")
+        return _Global(_GLOBALS[module, name])
 
-def safe_unpickle(path: str | Path):
-    "Load a CIFAR-10 pickle at `path` without running any code from it."
+    def _memo_put(self, i: int):
+        if not 0 <= i < _MAX_MEMO: raise _Malformed(f"a shared-object index beyond {_MAX_MEMO:,}")
+        if not self.stack: raise _Malformed("a shared object with nothing to share")
+        self.memo[i] = self.stack[-1]
+
+    def load_put(self): self._memo_put(int(self.readline()[:-1]))
+    def load_binput(self): self._memo_put(self.read(1)[0])
+    def load_long_binput(self): self._memo_put(int.from_bytes(self.read(4), 'little'))
+    def load_memoize(self): self._memo_put(len(self.memo))
+
+    def load_bytearray8(self):
+        n = int.from_bytes(self.read(8), 'little')
+        if n > self.size: raise _Malformed(f"a {n:,}-byte array in a {self.size:,}-byte file")
+        self._spend(n)
+        b = bytearray(n)
+        if self.readinto(b) != n: raise _Malformed("it ends inside a byte array")
+        self.append(b)
+
+    def load_reduce(self):
+        args, func = self.stack.pop(), self.stack[-1]
+        if not isinstance(func, _Global) or func.name == 'ndarray': _refuse(f"a call of {type(func).__name__}")
+        if type(args) is not tuple: raise _Malformed("a call without an argument tuple")
+        self.stack[-1] = getattr(self, '_' + func.name)(*args)
+
+    def load_build(self):
+        state, inst = self.stack.pop(), self.stack[-1]
+        if type(inst) is np.ndarray: self._array_state(inst, state)
+        elif isinstance(inst, np.dtype): self._dtype_state(inst, state)
+        else: _refuse(f"the state of a {type(inst).__name__}")
+
+    def _refused_op(self): _refuse("a pickle instruction that builds arbitrary objects")
+
+    # the only functions a CIFAR-10 pickle calls; each checks its arguments before it allocates anything
+    def _dtype(self, obj, align=False, copy=False):
+        if not (isinstance(obj, str) and obj in _DTYPES): raise _Malformed(f"the dtype {_short(obj)}")
+        return np.dtype(obj)
+
+    def _dtype_state(self, dt, state):   # numpy's builtin dtypes are shared objects: check the state, never apply it
+        if not (type(state) is tuple and len(state) in (8, 9) and state[2:5] == (None, None, None)
+                and state[1] in ('|', '=', '<' if sys.byteorder == 'little' else '>')):
+            raise _Malformed("an unusual dtype state")
+
+    def _reconstruct(self, subtype, shape, typecode):
+        if not (isinstance(subtype, _Global) and subtype.name == 'ndarray' and shape == (0,)):
+            raise _Malformed("an array created other than empty")   # numpy always starts from shape (0,), then fills it in
+        return np.ndarray((0,), np.uint8)
+
+    def _shape(self, shape, dt) -> int:
+        "The number of bytes an array of `shape` and dtype `dt` needs, after checking both."
+        if not (isinstance(dt, np.dtype) and dt.str[1:] in _DTYPES):
+            raise _Malformed(f"an array of dtype {_short(dt)}")
+        if not (type(shape) is tuple and len(shape) <= 8 and all(type(s) is int and 0 <= s < 2**40 for s in shape)):
+            raise _Malformed(f"an array shape that is {_short(shape)}")
+        return math.prod(shape) * dt.itemsize
+
+    def _array_state(self, arr, state):
+        if type(state) is not tuple or len(state) not in (4, 5): raise _Malformed("an array without a valid state")
+        shape, dt, fortran, raw = state[-4:]
+        nbytes = self._shape(shape, dt)
+        if not isinstance(raw, (bytes, str)) or len(raw) != nbytes:   # str: written by Python 2, read as latin-1
+            raise _Malformed(f"an array of shape {shape} ({nbytes:,} bytes) that comes with "
+                             f"{len(raw) if isinstance(raw, (bytes, str)) else 'no'} bytes of data")
+        self._spend(nbytes)
+        arr.__setstate__((1, shape, dt, bool(fortran), raw))
+
+    def _frombuffer(self, buf, dt, shape, order):   # how protocol 5 stores arrays
+        nbytes = self._shape(shape, dt)
+        if not isinstance(buf, (bytes, bytearray)) or len(buf) != nbytes or order not in ('C', 'F'):
+            raise _Malformed(f"an array of shape {shape} ({nbytes:,} bytes) with a buffer of another size")
+        return np.frombuffer(buf, dt).reshape(shape, order=order)
+
+    def _scalar(self, dt, data=None):
+        if not (isinstance(dt, np.dtype) and dt.str[1:] in _DTYPES and isinstance(data, (bytes, str))
+                and len(data) == dt.itemsize):
+            raise _Malformed("a malformed number")
+        return np.frombuffer(data.encode('latin1') if isinstance(data, str) else data, dt)[0]
+
+    def _encode(self, obj, encoding='utf-8', errors='strict'):   # protocol 2 from Python 3 stores bytes as latin-1 text
+        if not (isinstance(obj, str) and encoding in ('latin1', 'latin-1') and errors == 'strict'):
+            raise _Malformed("an unexpected text encoding")
+        self._spend(len(obj))
+        return obj.encode('latin1')
+
+for _name in ('put', 'binput', 'long_binput', 'memoize', 'bytearray8', 'reduce', 'build'):
+    _RestrictedUnpickler.dispatch[getattr(pickle, _name.upper())[0]] = _bounded(getattr(_RestrictedUnpickler, 'load_' + _name))
+for _name in ('INST', 'OBJ', 'NEWOBJ', 'NEWOBJ_EX', 'EXT1', 'EXT2', 'EXT4', 'PERSID', 'BINPERSID', 'NEXT_BUFFER', 'READONLY_BUFFER'):
+    _RestrictedUnpickler.dispatch[getattr(pickle, _name)[0]] = _RestrictedUnpickler._refused_op
+
+# %% ../nbs/api/data.ipynb #d014
+def _unusable(path: Path, what: str) -> DataError:
+    "The error for a CIFAR-10 file that is there but cannot be used: what is wrong with it, and what to do."
+    return DataError(f"{path} {what}. Restore it from an intact copy, or move the folder '{path.parent}' away and "
+                     "download again (download=True).")
+
+def _read_file(path: Path) -> bytes:
+    "The bytes of `path`, after checking it is a regular file of a size a CIFAR-10 file can have."
+    try: st = path.stat()
+    except OSError as e: raise DataError(f"cannot read {path} ({e.strerror or e}); check that it exists and is readable.") from None
+    if not stat.S_ISREG(st.st_mode): raise _unusable(path, "is not a regular file (a folder, a device or a pipe?)")
+    if st.st_size > _MAX_FILE_BYTES:
+        raise _unusable(path, f"is {st.st_size / 2**20:,.0f} MB, larger than any CIFAR-10 file (the batch files are about 31 MB)")
+    return path.read_bytes()
+
+def safe_unpickle(path: str | Path,  # a CIFAR-10 batch or meta file (a pickle holding a dict)
+                 ) -> dict:
+    "Load a CIFAR-10 pickle at `path` without running any code from it, within memory its size justifies."
     path = Path(path)
-    try:
-        with open(path, 'rb') as f: obj = _RestrictedUnpickler(f, encoding='latin1').load()
+    data = _read_file(path)
+    try: obj = _RestrictedUnpickler(data).load()
     except UnsafePickleError as e: raise UnsafePickleError(f"{path}: {e}") from None
-    except (EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError, IndexError, MemoryError) as e:
-        raise RuntimeError(f"{path} is truncated or corrupted ({type(e).__name__}: {e}). "
-                           "Delete the cifar-10-batches-py folder and download again (download=True, or --download).") from None
+    except Exception as e:   # whatever a malformed file makes the reader raise, it means the same to the user
+        raise _unusable(path, f"is truncated or corrupted ({str(e)[:200] or type(e).__name__})") from None
     if not isinstance(obj, dict):
-        raise RuntimeError(f"{path} is not a CIFAR-10 batch file (it holds a {type(obj).__name__}, not a dict).")
+        raise _unusable(path, f"is not a CIFAR-10 batch file (it holds a {type(obj).__name__}, not a dict)")
     return obj
 
 # %% ../nbs/api/data.ipynb #c011
 def _files(root: Path) -> list[Path]:
+    "The seven files of a CIFAR-10 copy under `root`: five training batches, the test batch, the class names."
     folder = root/CIFAR10.base_folder
     return [folder/f for f, _ in CIFAR10.train_list + CIFAR10.test_list] + [folder/CIFAR10.meta['filename']]
+
+def _there(root: Path) -> list[Path]:
+    "Those of CIFAR-10's files that exist under `root` in any form (a file, a folder, a broken link...)."
+    return [p for p in _files(root) if os.path.lexists(p)]
 
 def _check_root(root: Path):
     if root.exists() and not root.is_dir():
         raise NotADirectoryError(f"root '{root}' is a file, not a folder. Pass the folder that holds (or should hold) "
                                  f"'{CIFAR10.base_folder}', e.g. root='data'.")
 
+def _incomplete(root: Path, there: list[Path]) -> DataError:
+    missing = [p.name for p in _files(root) if p not in there]
+    return DataError(f"the CIFAR-10 copy in '{(root/CIFAR10.base_folder).resolve()}' is incomplete: {', '.join(missing)} "
+                     f"{'is' if len(missing) == 1 else 'are'} missing. A copy that is there is never downloaded over: "
+                     "put the missing files back, or move that folder away and download again (download=True).")
+
+# %% ../nbs/api/data.ipynb #d017
+def _as_labels(y) -> Optional[np.ndarray]:
+    "Labels `y` as a 1-D int64 array, or None if they are not a list of whole numbers."
+    ok = y.dtype.kind in 'iu' if isinstance(y, np.ndarray) else all(type(t) is int or isinstance(t, np.integer) for t in y)
+    try: labels = np.asarray(y, dtype=np.int64) if ok else None
+    except OverflowError: return None                               # a number beyond 64 bits
+    return labels if labels is not None and labels.ndim == 1 else None
+
+def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    "The images (uint8, N x 3072) and labels (int64, N) of one batch file, checked."
+    entry = safe_unpickle(path)
+    x, y = entry.get('data'), entry.get('labels', entry.get('fine_labels'))
+    labels = _as_labels(y) if isinstance(y, (list, tuple, np.ndarray)) else None
+    if not isinstance(x, np.ndarray): problem = f"has no image array under 'data' (found {type(x).__name__})"
+    elif x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != 3072 or len(x) == 0:
+        problem = f"holds {x.dtype} data of shape {x.shape}"
+    elif labels is None: problem = f"has no list of whole-number labels under 'labels' (found {type(y).__name__})"
+    elif len(labels) != len(x): problem = f"has {len(x)} images but {len(labels)} labels"
+    else: return x, labels
+    raise _unusable(path, f"does not hold CIFAR-10 images: it {problem} (expected uint8 data of shape N x 3072 "
+                          "and N integer labels)")
+
+def _read_classes(path: Path) -> list[str]:
+    "The class names of a `batches.meta` file, checked."
+    names = safe_unpickle(path).get(CIFAR10.meta['key'])
+    if not (isinstance(names, (list, tuple)) and names and all(isinstance(c, str) for c in names)):
+        raise _unusable(path, f"does not hold CIFAR-10's class names (expected a list of names under "
+                              f"'{CIFAR10.meta['key']}', found {type(names).__name__})")
+    return list(names)
+
+# %% ../nbs/api/data.ipynb #d018
+class _DownloadError(DataError): "The download itself failed (no network, a proxy, a full disk...)."
+
+# %% ../nbs/api/data.ipynb #d019
 class SafeCIFAR10(CIFAR10):
-    "torchvision's CIFAR-10 with safe unpickling, clear errors and an explicit checksum opt-out (`verify=False`)."
+    "torchvision's `CIFAR10` with safe unpickling, checked contents, clear errors, no overwriting, and `verify=False` for a local copy."
     source = 'cifar10'
-    def __init__(self, root: str | Path = 'data', train: bool = True, transform: Optional[Callable] = None,
-                 target_transform: Optional[Callable] = None, download: bool = False, verify: bool = True):
+    def __init__(self, root: str | Path,     # the folder that holds (or will hold) 'cifar-10-batches-py'
+                 train: bool = True,         # the 50,000 training images, or the 10,000 test images
+                 transform: Optional[Callable] = None,         # applied to each PIL image, e.g. `tutorial_transform()`
+                 target_transform: Optional[Callable] = None,  # applied to each label
+                 download: bool = False,     # download it (170 MB) if none of its files is in `root`
+                 *, verify: bool = True):    # compare the files with the official checksums (False: a local re-encode)
         root = Path(root).expanduser()
         _check_root(root)
         super(CIFAR10, self).__init__(str(root), transform=transform, target_transform=target_transform)
         self.train, self.verify = train, verify
-        if download: self._download()
-        missing = [p for p in _files(root) if not p.is_file()]
-        if missing:
-            raise FileNotFoundError(
+        files, there = _files(root), _there(root)
+        if download and not there:
+            self._download()
+            there = _there(root)
+        if not there:
+            raise DataNotFoundError(
                 f"CIFAR-10 not found: looked in '{(root/self.base_folder).resolve()}' and did not find "
-                f"{', '.join(p.name for p in missing)}. To fix: pass download=True (command line: --download) to fetch "
-                "it (170 MB), point root (--root) at the folder that holds 'cifar-10-batches-py', or use the offline "
-                "dataset: get_dataset('synthetic') (--dataset synthetic).")
-        if verify and not (self._check_integrity() and check_integrity(str(_files(root)[-1]), self.meta['md5'])):
-            raise RuntimeError(
-                f"CIFAR-10 files in '{(root/self.base_folder).resolve()}' do not match the official checksums. If they "
-                "are truncated or corrupted, delete that folder and download again (download=True, --download). If this "
-                "is an intentional local copy (for example a re-encode), load it with verify=False (--no-verify).")
-        files = self.train_list if train else self.test_list
-        data, targets = [], []
-        for name, _ in files:
-            path = root/self.base_folder/name
-            entry = safe_unpickle(path)
-            x, y = entry.get('data'), entry.get('labels', entry.get('fine_labels'))
-            if not isinstance(x, np.ndarray) or x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != 3072 or y is None or len(y) != len(x):
-                raise RuntimeError(f"{path} does not hold CIFAR-10 images (expected uint8 data of shape N x 3072 and N labels). "
-                                   "Delete the folder and download again.")
-            data.append(x); targets.extend(int(t) for t in y)
-        self.data = np.vstack(data).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).copy()
-        self.targets = targets
-        meta = safe_unpickle(root/self.base_folder/self.meta['filename'])
-        self.classes = list(meta[self.meta['key']])
+                f"{', '.join(p.name for p in files)}. To fix: pass download=True to fetch it (170 MB), point root at "
+                "the folder that holds 'cifar-10-batches-py', or use the offline dataset: get_dataset('synthetic').")
+        if len(there) < len(files): raise _incomplete(root, there)
+        for p in files:
+            if not p.is_file(): raise _unusable(p, "is not a regular file")
+        if verify:
+            official = dict(self.train_list + self.test_list + [(self.meta['filename'], self.meta['md5'])])
+            bad = [p.name for p in files if not check_integrity(str(p), official[p.name])]
+            if bad:
+                raise DataError(
+                    f"CIFAR-10 files in '{(root/self.base_folder).resolve()}' do not match the official checksums: "
+                    f"{', '.join(bad)}. If they are truncated or damaged, move that folder away and download again "
+                    "(download=True). If this is an intentional local copy (for example a re-encode), load it with "
+                    "verify=False.")
+        self.classes = _read_classes(files[-1])
         self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
-        if any(not 0 <= t < len(self.classes) for t in (min(targets), max(targets))):
-            raise RuntimeError(f"labels in {root/self.base_folder} fall outside 0..{len(self.classes)-1}; delete and download again.")
+        data, targets = [], []
+        for name, _ in (self.train_list if train else self.test_list):
+            path = root/self.base_folder/name
+            x, y = _read_batch(path)
+            if y.min() < 0 or y.max() >= len(self.classes):
+                raise _unusable(path, f"has labels outside 0..{len(self.classes) - 1} (the classes in {self.meta['filename']})")
+            data.append(x); targets.append(y)
+        self.data = np.vstack(data).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).copy()
+        self.targets = np.concatenate(targets).tolist()
 
     def _download(self):
-        if self._check_integrity(): return
+        "`download()` with a time-out, its failures as one `DataError`."
         old = socket.getdefaulttimeout()
         socket.setdefaulttimeout(30)
         try: self.download()
+        except DataError: raise
         except Exception as e:
-            raise RuntimeError(f"could not download CIFAR-10 into '{Path(self.root).resolve()}' ({type(e).__name__}: {e}). "
-                               "Check your internet connection or proxy, copy the dataset there by hand, or use the "
-                               "offline dataset: get_dataset('synthetic') (--dataset synthetic).") from None
+            raise _DownloadError(f"could not download CIFAR-10 into '{Path(self.root).resolve()}' ({type(e).__name__}: "
+                                 f"{e}). Check your internet connection or proxy, copy the dataset there by hand, or use "
+                                 "the offline dataset: get_dataset('synthetic').") from None
         finally: socket.setdefaulttimeout(old)
+
+    def download(self) -> None:
+        "Fetch CIFAR-10 and unpack it into `root`, only if none of its files is there (a copy is never replaced)."
+        root, files = Path(self.root), _files(Path(self.root))
+        there = _there(root)
+        if len(there) == len(files): return                      # a copy is there: loading checks it
+        if there: raise _incomplete(root, there)
+        made = [d for d in (root, root/self.base_folder) if not d.exists()]
+        root.mkdir(parents=True, exist_ok=True)
+        tmp, moved = Path(tempfile.mkdtemp(prefix='.cifar-download-', dir=root)), []
+        try:
+            archive = root/self.filename
+            if archive.is_file() and check_integrity(str(archive), self.tgz_md5): extract_archive(str(archive), str(tmp))
+            else: download_and_extract_archive(self.url, str(tmp), filename=self.filename, md5=self.tgz_md5)
+            (root/self.base_folder).mkdir(exist_ok=True)
+            for p in files:                                      # complete: move the files into place, never over a file
+                if os.path.lexists(p): raise DataError(f"{p} appeared while CIFAR-10 was downloading; nothing was replaced.")
+                os.replace(tmp/self.base_folder/p.name, p); moved.append(p)
+            if not os.path.lexists(archive): os.replace(tmp/self.filename, archive)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            for p in moved: p.unlink()                           # leave the folder as it was
+            for d in reversed(made):
+                if d.is_dir() and not any(d.iterdir()): d.rmdir()
+            raise
+        finally: shutil.rmtree(tmp, ignore_errors=True)
 
 # %% ../nbs/api/data.ipynb #c015
 SYNTHETIC_CLASSES = ('disc', 'ring', 'square', 'frame', 'triangle', 'plus', 'cross', 'h-stripes', 'v-stripes', 'checks')
@@ -161,9 +444,15 @@ def _shape_masks(cls: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     ], axis=1)
     return masks[np.arange(n), cls].astype(np.float32)
 
-def make_synthetic(n: int, seed: int = 0, noise: float = 0.08) -> tuple[np.ndarray, np.ndarray]:
+MAX_SYNTHETIC = 1_000_000   # images: 3 GB as bytes, about twenty times the default training set
+
+def make_synthetic(n: int,               # how many images
+                   seed: int = 0,        # the same seed gives the same images
+                   noise: float = 0.08,  # standard deviation of the pixel noise (0..1 scale)
+                  ) -> tuple[np.ndarray, np.ndarray]:
     "Generate `n` images (uint8, N x 32 x 32 x 3) and balanced labels (int64), deterministically for `seed`."
     if n <= 0: raise ValueError(f"n must be a positive number of images, got {n}")
+    if n > MAX_SYNTHETIC: raise ValueError(f"n must be at most {MAX_SYNTHETIC:,} images (3 GB), got {n:,}")
     rng = np.random.default_rng(seed)
     labels = rng.permutation(np.arange(n) % len(SYNTHETIC_CLASSES))
     out = np.empty((n, 32, 32, 3), np.uint8)
@@ -187,8 +476,11 @@ class SyntheticShapes(Dataset):
     "An offline stand-in for CIFAR-10: generated 32x32 colour images of ten shape and texture classes."
     source = 'synthetic'
     base_train, base_test = 12000, 2000   # default sizes: one epoch at batch 4 takes seconds
-    def __init__(self, train: bool = True, n: Optional[int] = None, seed: int = 0,
-                 transform: Optional[Callable] = None, target_transform: Optional[Callable] = None):
+    def __init__(self, train: bool = True,        # the training split, or the test split (other images)
+                 n: Optional[int] = None,         # how many images (None: 12,000 for training, 2,000 for test)
+                 seed: int = 0,                   # the same seed gives the same images
+                 transform: Optional[Callable] = None,         # applied to each PIL image, e.g. `tutorial_transform()`
+                 target_transform: Optional[Callable] = None): # applied to each label
         self.train, self.seed = train, seed
         self.n = n if n is not None else (self.base_train if train else self.base_test)
         # train and test come from different seeds, so no test image is also a training image
@@ -209,70 +501,115 @@ class SyntheticShapes(Dataset):
 # %% ../nbs/api/data.ipynb #c019
 class SyntheticFallbackWarning(UserWarning):
     "Issued when `get_dataset('auto')` falls back to the offline dataset."
-warnings.simplefilter('always', SyntheticFallbackWarning)
 
-def _cifar_present(root: Path) -> bool:
-    return all(p.is_file() for p in _files(root))
+def _warn_every_time(message: str, category: type, frame):
+    "`warnings.warn` as from `frame`, shown on every call rather than once per line; the user's filters still apply."
+    warnings.warn_explicit(message, category, frame.f_code.co_filename, frame.f_lineno, registry=None,
+                           module=frame.f_globals.get('__name__', '__main__'), module_globals=frame.f_globals)
 
-def get_dataset(name: str = 'auto', root: str | Path = 'data', transform: Optional[Callable] = None,
-                test_transform: Optional[Callable] = None, download: Optional[bool] = None, verify: bool = True,
-                n_train: Optional[int] = None, n_test: Optional[int] = None, seed: int = 0):
-    "Return `(train, test)` for `name` in 'auto' | 'cifar10' | 'synthetic'; `test_transform` defaults to `transform`."
+# %% ../nbs/api/data.ipynb #d022
+def _check_n(n, what: str):
+    if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1):
+        raise ValueError(f"{what} must be a whole number of images, at least 1 (or None for all), got {n!r}")
+
+def _first(ds: SafeCIFAR10, n: Optional[int], what: str) -> SafeCIFAR10:
+    "Keep the first `n` images of a CIFAR-10 split (all of them when `n` is None)."
+    if n is None or n == len(ds): return ds
+    if n > len(ds):
+        raise DataError(f"{what}={n} asks for more images than the CIFAR-10 copy in '{ds.root}' holds for this split "
+                        f"({len(ds)}); leave {what} out to use them all.")
+    ds.data, ds.targets = ds.data[:n].copy(), ds.targets[:n]
+    return ds
+
+# %% ../nbs/api/data.ipynb #d023
+def get_dataset(name: str = 'auto',        # 'auto' | 'cifar10' | 'synthetic'
+                root: str | Path = 'data', # the folder that holds (or will hold) 'cifar-10-batches-py'
+                transform: Optional[Callable] = None,       # applied to each training image, e.g. `tutorial_transform()`
+                test_transform: Optional[Callable] = None,  # applied to each test image (default: `transform`)
+                download: Optional[bool] = None,  # fetch CIFAR-10 if no copy is in `root` (None: only for 'auto')
+                verify: bool = True,              # check CIFAR-10 against the official checksums (False: a local re-encode)
+                n_train: Optional[int] = None,    # keep this many training images (CIFAR-10: the first n; None: all)
+                n_test: Optional[int] = None,     # keep this many test images (CIFAR-10: the first n; None: all)
+                seed: int = 0,                    # which offline images to generate (CIFAR-10 does not use it)
+               ) -> tuple[Dataset, Dataset]:
+    "Return `(train, test)` for `name`; both carry `source`, and the offline set a `fallback_reason` when 'auto' chose it."
     if name not in DATASETS:
         raise ValueError(f"unknown dataset '{name}': choose one of {', '.join(DATASETS)}.")
+    _check_n(n_train, 'n_train'); _check_n(n_test, 'n_test')
+    caller = sys._getframe(1)
     root = Path(root).expanduser()
     test_transform = transform if test_transform is None else test_transform
     def synthetic(reason=None):
+        if reason is not None:
+            _warn_every_time("\n" + "=" * 78 + "\nUSING THE OFFLINE SYNTHETIC DATASET, NOT CIFAR-10.\n" + reason +
+                             "\nResults below are for generated shapes, not for CIFAR-10.\n" + "=" * 78,
+                             SyntheticFallbackWarning, caller)
         tr = SyntheticShapes(True, n_train, seed, transform=transform)
         te = SyntheticShapes(False, n_test, seed, transform=test_transform)
         for d in (tr, te): d.fallback_reason = reason
         return tr, te
     if name == 'synthetic': return synthetic()
-    if name == 'cifar10':
-        tr = SafeCIFAR10(root, True, transform, download=bool(download), verify=verify)
-        return tr, SafeCIFAR10(root, False, test_transform, verify=verify)
     _check_root(root)
-    if not _cifar_present(root):
-        if download is False: reason = f"CIFAR-10 is not in '{root.resolve()}' and download is off"
-        else:
-            try:
-                SafeCIFAR10(root, True, download=True, verify=verify)
-                reason = None
-            except RuntimeError as e: reason = str(e)
-        if reason is not None:
-            warnings.warn("\n" + "=" * 78 + "\nUSING THE OFFLINE SYNTHETIC DATASET, NOT CIFAR-10.\n" + reason +
-                          "\nResults below are for generated shapes, not for CIFAR-10.\n" + "=" * 78,
-                          SyntheticFallbackWarning, stacklevel=2)
-            return synthetic(reason)
-    return get_dataset('cifar10', root, transform, test_transform, False, verify)
+    if name == 'auto' and not _there(root):                # no copy at all: download it, or fall back
+        if download is False:
+            return synthetic(f"CIFAR-10 is not in '{root.resolve()}' and download is off")
+        try: train = SafeCIFAR10(root, True, transform, download=True, verify=verify)
+        except _DownloadError as e: return synthetic(str(e))
+    else:                                                  # 'cifar10', or a copy is there: it must load
+        train = SafeCIFAR10(root, True, transform, download=bool(download), verify=verify)
+    test = SafeCIFAR10(root, False, test_transform, verify=verify)
+    return _first(train, n_train, 'n_train'), _first(test, n_test, 'n_test')
+
+# %% ../nbs/api/data.ipynb #d026
+class _TensorCollate:
+    "`default_collate`, after turning PIL images into normalised tensors with `tutorial_transform()`."
+    def __init__(self): self.transform = tutorial_transform()
+    def __call__(self, batch):
+        batch = [tuple(self.transform(v) if isinstance(v, Image.Image) else v for v in item)
+                 if isinstance(item, (tuple, list)) else item for item in batch]
+        return default_collate(batch)
 
 # %% ../nbs/api/data.ipynb #c022
-def classic_loader(dataset: Dataset, batch_size: int = 4, shuffle: bool = True, num_workers: int = 2,
-                   seed: Optional[int] = None) -> DataLoader:
-    "A torchvision-style `DataLoader` over `dataset` (give the dataset `tutorial_transform()`)."
+def classic_loader(dataset: Dataset,       # yields (image, label): a tensor, or a PIL image (then `tutorial_transform()` is applied)
+                   batch_size: int = 4,    # images per batch (the tutorial's 4)
+                   shuffle: bool = True,   # a new random order every epoch
+                   num_workers: int = 2,   # worker processes that load images (the tutorial's 2; 0: none)
+                   seed: Optional[int] = None,  # seed of the shuffling order (None: a random one)
+                  ) -> DataLoader:
+    "A torchvision-style `DataLoader` over `dataset`; PIL images from a dataset without a transform get `tutorial_transform()`."
     if batch_size <= 0: raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     g = None if seed is None else torch.Generator().manual_seed(seed)
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers, generator=g,
-                      persistent_workers=num_workers > 0)
+                      persistent_workers=num_workers > 0, collate_fn=_TensorCollate())
 
 # %% ../nbs/api/data.ipynb #c024
 class FastLoader:
     "Batches of normalised images straight from an in-memory uint8 tensor, on any device."
-    def __init__(self, dataset, batch_size: int = 512, shuffle: bool = True, flip: bool = False, crop: int = 0,
-                 device: str | torch.device = 'cpu', mean: Sequence[float] = MEAN, std: Sequence[float] = STD,
-                 drop_last: bool = False, seed: Optional[int] = None, dtype: torch.dtype = torch.float32):
+    def __init__(self, dataset,                    # has `.data` (N x H x W x 3 uint8) and `.targets`, or is a pair (images, labels)
+                 batch_size: int = 512,            # images per batch
+                 shuffle: bool = True,             # a new random order every epoch
+                 flip: bool = False,               # mirror each image left-right with probability 1/2
+                 crop: int = 0,                    # shift each image by up to this many pixels (reflected edges)
+                 device: str | torch.device = 'cpu',  # where the images live and the batches are made
+                 mean: Sequence[float] = MEAN,     # per-channel mean on the 0..1 scale
+                 std: Sequence[float] = STD,       # per-channel standard deviation on the 0..1 scale
+                 drop_last: bool = False,          # leave out the last, smaller batch
+                 seed: Optional[int] = None,       # seed of the order and the augmentation (None: a random one)
+                 dtype: torch.dtype = torch.float32):  # dtype of the image batches
         if batch_size <= 0: raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         if crop < 0: raise ValueError(f"crop (padding in pixels) must be >= 0, got {crop}")
         if isinstance(dataset, (tuple, list)) and len(dataset) == 2: x, y = dataset
         else: x, y = dataset.data, dataset.targets
-        x = torch.as_tensor(np.asarray(x))
-        if x.dtype != torch.uint8 or x.ndim != 4 or x.shape[-1] != 3:
-            raise ValueError(f"FastLoader expects uint8 images of shape N x H x W x 3, got {x.dtype} {tuple(x.shape)}")
         self.device = torch.device(device)
-        self.x = x.permute(0, 3, 1, 2).contiguous().to(self.device)       # N x 3 x H x W, uint8
+        try: self.x = images_nchw(x, self.device)                           # N x 3 x H x W, uint8
+        except ValueError as e: raise ValueError(f"FastLoader: {e}") from None
         self.y = torch.as_tensor(np.asarray(y), dtype=torch.long).to(self.device)
-        self.mean = (torch.tensor(mean, dtype=dtype) * 255).view(1, 3, 1, 1).to(self.device)
-        self.std = (torch.tensor(std, dtype=dtype) * 255).view(1, 3, 1, 1).to(self.device)
+        if len(self.y) != len(self.x): raise ValueError(f"FastLoader: {len(self.x)} images but {len(self.y)} labels")
+        if crop and not crop < min(self.x.shape[2:]):
+            raise ValueError(f"crop must be smaller than the images ({tuple(self.x.shape[2:])}), got {crop}")
+        self.norm_mean = torch.tensor(mean, dtype=dtype, device=self.device)
+        self.norm_std = torch.tensor(std, dtype=dtype, device=self.device)
+        normalize_images(self.x[:0], mean, std, dtype)                      # checks mean and std once
         self.batch_size, self.shuffle, self.flip, self.crop = batch_size, shuffle, flip, crop
         self.drop_last, self.dtype = drop_last, dtype
         self.source = getattr(dataset, 'source', None)
@@ -282,36 +619,40 @@ class FastLoader:
         else: self.gen.manual_seed(seed)
         self.dataset = dataset
 
+    @property
+    def num_images(self) -> int:
+        "How many images the loader holds."
+        return len(self.y)
+
     def __len__(self):
-        n = len(self.y)
+        n = self.num_images
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def augment(self, xb: torch.Tensor) -> torch.Tensor:
-        "Random crop (translate by up to `crop` pixels, zero padding) and random horizontal flip of a uint8 batch."
-        b, _, h, w = xb.shape
-        if self.crop:
-            p = self.crop
-            xp = torch.nn.functional.pad(xb, (p, p, p, p))
-            sh = torch.randint(0, 2 * p + 1, (2, b), generator=self.gen).to(xb.device)
-            rows = (torch.arange(h, device=xb.device)[None] + sh[0][:, None])            # b x h
-            cols = (torch.arange(w, device=xb.device)[None] + sh[1][:, None])            # b x w
-            bi = torch.arange(b, device=xb.device)[:, None, None, None]
-            ci = torch.arange(xb.shape[1], device=xb.device)[None, :, None, None]
-            xb = xp[bi, ci, rows[:, None, :, None], cols[:, None, None, :]]
-        if self.flip:
-            m = (torch.rand(b, generator=self.gen) < 0.5).to(xb.device)[:, None, None, None]
-            xb = torch.where(m, xb.flip(3), xb)
+        "Random translation by up to `crop` pixels (reflected edges) and random horizontal flip of a batch, drawn from `gen`."
+        if self.crop: xb = translate_images(xb, self.crop, generator=self.gen)
+        if self.flip: xb = flip_images(xb, (torch.rand(len(xb), generator=self.gen) < 0.5).to(xb.device))
         return xb
 
+    def batch(self, idx: torch.Tensor,  # indices of the images (1-D integer tensor)
+              augment: bool = False,    # apply the loader's `flip` and `crop`
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+        "The normalised images (B x 3 x H x W, `dtype`) and labels at `idx`, on the loader's device."
+        idx = torch.as_tensor(idx, device=self.device)
+        xb = self.x.index_select(0, idx)   # much faster than self.x[idx] on a large tensor
+        if augment and (self.flip or self.crop): xb = self.augment(xb)
+        return normalize_images(xb, self.norm_mean, self.norm_std, self.dtype), self.y.index_select(0, idx)
+
     def __iter__(self):
-        n = len(self.y)
+        n = self.num_images
         idx = torch.randperm(n, generator=self.gen).to(self.device) if self.shuffle else torch.arange(n, device=self.device)
         stop = n - n % self.batch_size if self.drop_last else n
         for i in range(0, stop, self.batch_size):
-            j = idx[i:i + self.batch_size]
-            xb = self.x.index_select(0, j)   # much faster than self.x[j] on a large tensor
-            if self.flip or self.crop: xb = self.augment(xb)
-            yield xb.to(self.dtype).sub_(self.mean).div_(self.std), self.y.index_select(0, j)
+            yield self.batch(idx[i:i + self.batch_size], augment=True)
+
+    # the normalisation constants as earlier versions stored them (0..255 scale, 1 x 3 x 1 x 1), for code that used them
+    mean = property(lambda self: (self.norm_mean * 255).view(1, -1, 1, 1))
+    std = property(lambda self: (self.norm_std * 255).view(1, -1, 1, 1))
 
 # %% ../nbs/api/data.ipynb #c028
 def show_batch(images: torch.Tensor, labels: Sequence[int], classes: Sequence[str], preds: Optional[Sequence[int]] = None,

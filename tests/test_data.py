@@ -7,16 +7,20 @@ matplotlib.use('Agg')
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from cifar_tutorial.data import (FastLoader, SafeCIFAR10, SyntheticFallbackWarning, SyntheticShapes, UnsafePickleError,
-                                 classic_loader, get_dataset, make_synthetic, safe_unpickle, show_batch, summarize,
-                                 tutorial_transform, SYNTHETIC_CLASSES)
+from cifar_tutorial.core import CifarTutorialError
+from cifar_tutorial.data import (DataError, DataNotFoundError, FastLoader, SafeCIFAR10, SyntheticFallbackWarning,
+                                 SyntheticShapes, UnsafePickleError, classic_loader, flip_images, get_dataset,
+                                 images_nchw, make_synthetic, normalize_images, safe_unpickle, show_batch, summarize,
+                                 translate_images, tutorial_transform, MEAN, STD, SYNTHETIC_CLASSES)
 
 
 # ---------------------------------------------------------------- real CIFAR-10 layout
 def test_local_copy_needs_explicit_opt_out(cifar_root):
-    with pytest.raises(RuntimeError, match=r'verify=False \(--no-verify\)'):
+    with pytest.raises(DataError, match=r'official checksums: data_batch_1, .*batches\.meta\..*verify=False\.$') as e:
         SafeCIFAR10(cifar_root, train=True)
+    assert '--' not in str(e.value), 'library messages speak of the API, not of command-line flags'
     ds = SafeCIFAR10(cifar_root, train=True, verify=False)
     assert ds.data.shape == (100, 32, 32, 3) and ds.data.dtype == np.uint8
     assert len(ds.targets) == 100 and ds.classes[0] == 'airplane' and ds.source == 'cifar10'
@@ -33,10 +37,11 @@ def test_pixels_follow_the_official_layout(cifar_root):
 
 
 def test_missing_data_without_download_says_where_and_how(tmp_path):
-    with pytest.raises(FileNotFoundError) as e:
+    with pytest.raises(DataNotFoundError) as e:
         SafeCIFAR10(tmp_path / 'nothing', download=False)
     msg = str(e.value)
-    assert 'nothing' in msg and 'download=True' in msg and '--download' in msg and 'synthetic' in msg
+    assert isinstance(e.value, FileNotFoundError) and isinstance(e.value, DataError)
+    assert 'nothing' in msg and 'download=True' in msg and "get_dataset('synthetic')" in msg and '--' not in msg
     with pytest.raises(FileNotFoundError):
         get_dataset('cifar10', tmp_path / 'nothing')
 
@@ -45,9 +50,9 @@ def test_truncated_batch_file(cifar_root):
     p = cifar_root / 'cifar-10-batches-py' / 'data_batch_3'
     p.write_bytes(p.read_bytes()[:5000])
     before = {f.name: f.read_bytes() for f in p.parent.iterdir()}
-    with pytest.raises(RuntimeError, match='truncated or corrupted.*download again'):
+    with pytest.raises(DataError, match='data_batch_3 is truncated or corrupted.*download again'):
         SafeCIFAR10(cifar_root, verify=False)
-    with pytest.raises(RuntimeError, match='official checksums'):   # with the check on, it never gets that far
+    with pytest.raises(DataError, match='official checksums'):   # with the check on, it never gets that far
         SafeCIFAR10(cifar_root)
     assert {f.name: f.read_bytes() for f in p.parent.iterdir()} == before, 'nothing on disk may change'
 
@@ -55,7 +60,7 @@ def test_truncated_batch_file(cifar_root):
 def test_corrupted_batch_contents(cifar_root):
     p = cifar_root / 'cifar-10-batches-py' / 'data_batch_1'
     with open(p, 'wb') as f: pickle.dump({'data': np.zeros((5, 10), np.float32), 'labels': [0] * 5}, f, protocol=2)
-    with pytest.raises(RuntimeError, match='does not hold CIFAR-10 images'):
+    with pytest.raises(DataError, match='data_batch_1 does not hold CIFAR-10 images'):
         SafeCIFAR10(cifar_root, verify=False)
 
 
@@ -103,7 +108,7 @@ def test_auto_falls_back_when_download_fails(tmp_path, monkeypatch):
     with pytest.warns(SyntheticFallbackWarning):
         train, _ = get_dataset('auto', tmp_path / 'empty', n_train=50, n_test=20)
     assert train.source == 'synthetic' and 'could not download' in train.fallback_reason
-    with pytest.raises(RuntimeError, match='could not download.*synthetic'):
+    with pytest.raises(DataError, match='could not download.*synthetic'):
         get_dataset('cifar10', tmp_path / 'empty', download=True)
 
 
@@ -112,7 +117,7 @@ def test_auto_uses_real_data_when_present(cifar_root):
         warnings.simplefilter('error', SyntheticFallbackWarning)
         train, test = get_dataset('auto', cifar_root, verify=False)
     assert train.source == 'cifar10' and len(train) == 100 and len(test) == 20
-    with pytest.raises(RuntimeError, match='official checksums'):   # auto never skips the check on its own
+    with pytest.raises(DataError, match='official checksums'):   # auto never skips the check on its own
         get_dataset('auto', cifar_root)
 
 
@@ -175,11 +180,27 @@ def test_fast_loader_augmentation_keeps_labels_and_moves_pixels():
     assert yb.tolist() == y
     cols = [int(torch.nonzero(img[0])[0, 1]) for img in xb]
     assert set(cols) <= {3, 28} and xb.shape == (4, 3, 32, 32)
+    x = np.zeros((4, 32, 32, 3), np.uint8); x[:, 16, 16] = 255           # in the middle: no reflected copy of it
     crop = FastLoader((x, y), 4, shuffle=False, crop=4, seed=1, mean=(0, 0, 0), std=(1, 1, 1))
     for img in next(iter(crop))[0]:
         nz = torch.nonzero(img[0])
-        if len(nz): r, c = nz[0].tolist(); assert abs(r - 10) <= 4 and abs(c - 3) <= 4
-        assert img.sum() <= 3.0   # translation never invents pixels
+        assert len(nz) == 1; r, c = nz[0].tolist(); assert abs(r - 16) <= 4 and abs(c - 16) <= 4
+        assert img.sum() == 3.0   # translation moves the pixel and invents none
+
+
+def test_fast_loader_crop_reflects_the_edges():
+    "The crop pads by reflection, as the fast recipe does: a plain grey image stays plain grey (zero padding gives black bands)."
+    x = np.full((64, 32, 32, 3), 100, np.uint8)
+    xb, _ = next(iter(FastLoader((x, [0] * 64), 64, crop=4, seed=0, mean=(0, 0, 0), std=(1, 1, 1))))
+    assert torch.equal(xb, torch.full_like(xb, 100 / 255))
+    # and it is the package's one translate_images, drawn from the loader's generator
+    ramp = np.broadcast_to(np.arange(32, dtype=np.uint8)[None, None, :, None] * 8, (8, 32, 32, 3)).copy()
+    dl = FastLoader((ramp, [0] * 8), 8, shuffle=False, crop=3, seed=5, mean=(0, 0, 0), std=(1, 1, 1))
+    got = next(iter(dl))[0]
+    expect = translate_images(images_nchw(ramp), 3, torch.Generator().manual_seed(5)).float() / 255
+    assert torch.equal(got, expect)
+    with pytest.raises(ValueError, match='crop must be smaller than the images'):
+        FastLoader((ramp, [0] * 8), 8, crop=32)
 
 
 def test_fast_loader_bad_input():
@@ -229,3 +250,155 @@ def test_fast_loader_without_seed_leaves_the_global_generator_alone():
     torch.manual_seed(123); expected = torch.rand(3)
     torch.manual_seed(123); FastLoader(SyntheticShapes(n=10), 4); got = torch.rand(3)
     assert torch.equal(expected, got), 'creating a loader must not reseed torch (it would change initial weights)'
+
+
+# ---------------------------------------------------------------- error types, signature, subsets
+def test_error_types():
+    "Every data problem is a DataError (a CifarTutorialError); the two special ones keep their standard bases too."
+    assert issubclass(DataError, CifarTutorialError)
+    assert issubclass(UnsafePickleError, DataError) and issubclass(UnsafePickleError, pickle.UnpicklingError)
+    assert issubclass(DataNotFoundError, DataError) and issubclass(DataNotFoundError, FileNotFoundError)
+
+
+def test_safe_cifar10_has_torchvision_signature(cifar_root):
+    import inspect
+    from torchvision.datasets import CIFAR10
+    ours = list(inspect.signature(SafeCIFAR10.__init__).parameters.values())
+    theirs = list(inspect.signature(CIFAR10.__init__).parameters.values())
+    assert [(p.name, p.kind, p.default) for p in ours[:len(theirs)]] == [(p.name, p.kind, p.default) for p in theirs]
+    assert [(p.name, p.kind, p.default) for p in ours[len(theirs):]] == [('verify', inspect.Parameter.KEYWORD_ONLY, True)]
+    test = SafeCIFAR10(cifar_root, False, None, None, False, verify=False)      # positionally, as torchvision's
+    assert len(test) == 20 and test.train is False
+    with pytest.raises(DataNotFoundError):
+        SafeCIFAR10(cifar_root / 'elsewhere', train=False)
+
+
+def test_n_train_and_n_test_cut_every_dataset(cifar_root):
+    full_train, full_test = get_dataset('cifar10', cifar_root, verify=False)
+    train, test = get_dataset('cifar10', cifar_root, verify=False, n_train=30, n_test=7)
+    assert (len(train), len(test)) == (30, 7) and len(train.targets) == 30 and len(test.data) == 7
+    assert np.array_equal(train.data, full_train.data[:30]) and train.targets == full_train.targets[:30]   # the first n
+    assert np.array_equal(test.data, full_test.data[:7])
+    with warnings.catch_warnings():
+        warnings.simplefilter('error', SyntheticFallbackWarning)
+        train, test = get_dataset('auto', cifar_root, verify=False, n_train=30, n_test=7)
+    assert train.source == 'cifar10' and (len(train), len(test)) == (30, 7)
+    train, test = get_dataset('synthetic', n_train=30, n_test=7)
+    assert (len(train), len(test)) == (30, 7)
+    with pytest.raises(DataError, match=r"n_train=101 asks for more images .* \(100\); leave n_train out"):
+        get_dataset('cifar10', cifar_root, verify=False, n_train=101)
+    for bad in (0, -5, 2.5, True):
+        with pytest.raises(ValueError, match='n_test must be a whole number of images'):
+            get_dataset('cifar10', cifar_root, verify=False, n_test=bad)
+    with pytest.raises(ValueError, match='at most 1,000,000'):
+        get_dataset('synthetic', n_train=10**20)
+
+
+REAL = Path(os.environ.get('CIFAR_TUTORIAL_DATA', '/tmp/cifar'))
+
+
+@pytest.mark.skipif(not (REAL / 'cifar-10-batches-py' / 'batches.meta').is_file(),
+                    reason=f'no real CIFAR-10 copy in {REAL} (set CIFAR_TUTORIAL_DATA)')
+def test_n_train_and_n_test_on_a_real_copy():
+    train, test = get_dataset('cifar10', REAL, verify=False, n_train=2000, n_test=500)
+    assert (len(train), len(test)) == (2000, 500) and train.data.shape == (2000, 32, 32, 3)
+    assert len(train.targets) == 2000 and set(train.targets) == set(range(10))
+
+
+def test_classic_loader_without_a_transform():
+    "A dataset without a transform yields PIL images; the loader turns them into the tutorial's tensors."
+    ds = SyntheticShapes(n=10)
+    xb, yb = next(iter(classic_loader(ds, batch_size=4, shuffle=False, num_workers=0)))
+    expect = torch.stack([tutorial_transform()(ds[i][0]) for i in range(4)])
+    assert torch.equal(xb, expect) and yb.tolist() == ds.targets[:4]
+    xb, _ = next(iter(classic_loader(ds, batch_size=4, shuffle=False, num_workers=1)))   # in a worker process too
+    assert torch.equal(xb, expect)
+
+
+# ---------------------------------------------------------------- warnings
+def test_import_changes_no_warning_filters():
+    import subprocess, sys
+    code = ("import warnings, numpy, PIL.Image, torch, torch.utils.data, torchvision; before = list(warnings.filters); "
+            "import cifar_tutorial.data; "   # torch and numpy add filters of their own; ours must add none
+            "assert warnings.filters == before, [f for f in warnings.filters if f not in before]")
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+
+
+def test_fallback_warning_shows_every_time_and_obeys_filters(tmp_path):
+    def fall_back_twice():
+        for _ in range(2):                                      # twice from the same line
+            get_dataset('auto', tmp_path / 'none', download=False, n_train=20, n_test=10)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter('default')                        # Python's default: once per line, for most warnings
+        fall_back_twice()
+    assert [w.category for w in seen] == [SyntheticFallbackWarning] * 2
+    assert seen[0].filename == __file__                         # reported at the caller's line
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter('ignore', SyntheticFallbackWarning)
+        fall_back_twice()
+    assert seen == []
+    with warnings.catch_warnings():
+        warnings.simplefilter('error', SyntheticFallbackWarning)
+        with pytest.raises(SyntheticFallbackWarning):
+            get_dataset('auto', tmp_path / 'none', download=False, n_train=20, n_test=10)
+
+
+# ---------------------------------------------------------------- batch tensors and augmentation
+def test_images_nchw_and_normalize_images():
+    imgs = np.random.default_rng(0).integers(0, 256, (6, 32, 32, 3), dtype=np.uint8)
+    x = images_nchw(imgs)
+    assert x.shape == (6, 3, 32, 32) and x.dtype == torch.uint8 and x.is_contiguous()
+    assert torch.equal(x, torch.as_tensor(imgs).permute(0, 3, 1, 2)) and torch.equal(images_nchw(torch.as_tensor(imgs)), x)
+    one_by_one = torch.stack([tutorial_transform()(Image.fromarray(i)) for i in imgs])
+    assert torch.allclose(normalize_images(x, MEAN, STD), one_by_one, atol=1e-6)
+    assert torch.equal(normalize_images(x, torch.tensor(MEAN), torch.tensor(STD)), normalize_images(x, MEAN, STD))
+    assert normalize_images(x, MEAN, STD, torch.bfloat16).dtype == torch.bfloat16
+    for bad in (np.zeros((2, 3, 32, 32), np.float32), np.zeros((2, 32, 32), np.uint8), np.zeros((2, 32, 32, 4), np.uint8)):
+        with pytest.raises(ValueError, match='expected uint8 images of shape N x H x W x 3'):
+            images_nchw(bad)
+    with pytest.raises(ValueError, match='uint8 tensor N x C x H x W'): normalize_images(x.float(), MEAN, STD)
+    with pytest.raises(ValueError, match='one value per channel'): normalize_images(x, (0.5, 0.5), STD)
+    with pytest.raises(ValueError, match='std must be greater than 0'): normalize_images(x, MEAN, (0.5, 0, 0.5))
+
+
+def test_flip_images_mirrors_only_masked():
+    x = torch.arange(2 * 3 * 4 * 5, dtype=torch.float32).view(2, 3, 4, 5)
+    out = flip_images(x, torch.tensor([True, False]))
+    assert out.shape == x.shape and torch.equal(out[0], x[0].flip(-1)) and torch.equal(out[1], x[1])
+    with pytest.raises(ValueError, match='mask must have shape'):
+        flip_images(x, torch.tensor([True]))
+
+
+def test_translate_images_shifts_with_reflected_edges():
+    x = torch.randn(64, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    out = translate_images(x, 2, torch.Generator().manual_seed(1))
+    assert out.shape == x.shape and out.dtype == x.dtype and not torch.equal(out, x)
+    padded = torch.nn.functional.pad(x, (2, 2, 2, 2), mode='reflect')
+    for i in range(8):   # each output is a 32x32 window of its own reflect-padded input
+        assert any(torch.equal(out[i], padded[i, :, dy:dy + 32, dx:dx + 32]) for dy in range(5) for dx in range(5))
+    assert torch.equal(out, translate_images(x, 2, torch.Generator().manual_seed(1)))
+    assert torch.equal(translate_images(x, 0), x)
+    assert translate_images(x.to(torch.uint8), 2).dtype == torch.uint8
+    with pytest.raises(ValueError, match='translate must be between'):
+        translate_images(x, 40)
+
+
+def test_fast_loader_batch_and_num_images():
+    ds = SyntheticShapes(n=23)
+    dl = FastLoader(ds, 5, shuffle=False)
+    assert dl.num_images == 23
+    idx = torch.tensor([22, 0, 7])
+    xb, yb = dl.batch(idx)
+    expect = normalize_images(images_nchw(ds.data[[22, 0, 7]]), MEAN, STD)
+    assert torch.equal(xb, expect) and yb.tolist() == [ds.targets[i] for i in (22, 0, 7)]
+    # iteration is made of the same batches
+    assert torch.equal(next(iter(dl))[0], dl.batch(torch.arange(5))[0])
+    # augment=True uses the loader's flip and crop, from its generator
+    aug = FastLoader(ds, 5, shuffle=False, flip=True, crop=2, seed=3)
+    a1 = aug.batch(idx, augment=True)[0]
+    assert a1.shape == xb.shape and not torch.equal(a1, xb) and torch.equal(aug.batch(idx)[0], xb)
+    # the normalisation constants as ddp reads them today (0..255 scale)
+    assert torch.equal(dl.mean, torch.full((1, 3, 1, 1), 127.5)) and torch.equal(dl.std, torch.full((1, 3, 1, 1), 127.5))
+    with pytest.raises(ValueError, match='23 images but 22 labels'):
+        FastLoader((ds.data, ds.targets[:22]), 4)
