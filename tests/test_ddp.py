@@ -25,7 +25,6 @@ def torchrun(n, *args, timeout=120):
 
 
 def test_ddp_two_gloo_processes_end_with_identical_weights(tmp_path):
-    t = time.perf_counter()
     r = torchrun(2, '--device', 'cpu', '--dataset', 'synthetic', '--n-train', '512', '--n-test', '128',
                  '--batch-size', '32', '--max-steps', '5', '--lr', '0.05', '--out', str(tmp_path))
     assert r.returncode == 0, r.stderr[-3000:]
@@ -39,7 +38,6 @@ def test_ddp_two_gloo_processes_end_with_identical_weights(tmp_path):
     from cifar_tutorial.models import Net
     assert ranks[0]['checksum'] != ddp.weights_checksum(Net())      # and they did train
     assert 'test_accuracy' in m and (tmp_path / 'weights.pth').is_file() and (tmp_path / 'loss_curve.png').is_file()
-    assert time.perf_counter() - t < 60
 
 
 def test_ddp_single_process_without_torchrun(tmp_path, monkeypatch):

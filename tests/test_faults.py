@@ -76,14 +76,16 @@ def test_ddp_refuses_a_folder_that_holds_a_run(tmp_path, monkeypatch):
 # ---- Ctrl-C and kill while saving
 
 class SigintAt:
-    "A loader that sends this process a real SIGINT (Ctrl-C) while yielding mini-batch `at` (1-based)."
-    def __init__(self, inner, at): self.inner, self.at = inner, at
+    "A loader that sends this process a real SIGINT (Ctrl-C) while yielding its `at`-th mini-batch (1-based, over all epochs)."
+    def __init__(self, inner, at): self.inner, self.at, self.n = inner, at, 0
     def __len__(self): return len(self.inner)
-    gen = property(lambda self: self.inner.gen)
+    gen = property(lambda self: getattr(self.inner, 'gen', None))               # FastLoader's batch-order generator
+    generator = property(lambda self: getattr(self.inner, 'generator', None))   # DataLoader's
     batch_size = property(lambda self: self.inner.batch_size)
     def __iter__(self):
-        for i, b in enumerate(self.inner):
-            if i + 1 == self.at: os.kill(os.getpid(), signal.SIGINT)
+        for b in self.inner:
+            self.n += 1
+            if self.n == self.at: os.kill(os.getpid(), signal.SIGINT)
             yield b
 
 
@@ -144,7 +146,7 @@ def test_killed_while_saving_then_resume(tmp_path):
     r = subprocess.run([str(EXE), 'train', '--out', str(out), '--resume', '--no-progress'], capture_output=True,
                        text=True, env=ENV, timeout=300)
     assert r.returncode == 0, r.stderr
-    assert 'removed 1 unfinished temporary file' in r.stderr
+    assert re.search(r'removed [12] unfinished temporary file', r.stderr), r.stderr   # ours, and one if the kill hit a write
     m = json.loads((out / 'metrics.json').read_text())
     assert m['resumed'] and m['epochs'] == 2 and len(m['loss_history']['per_step']) == 2 * 100
     assert sorted(p.name for p in out.iterdir() if p.name.startswith('.')) == []
@@ -173,7 +175,7 @@ def test_read_only_and_full_folders_fail_before_training(mounts):
     for out, why in ((ro / 'run', 'Read-only file system'), (full / 'run', 'MB are free')):
         rc, err = in_process('train', *SMALL, '--out', str(out))
         assert rc == 2 and len(err) == 1 and why in err[0], err
-        assert 'Choose' in err[0]
+        assert 'choose' in err[0].lower()
     assert sorted(p.name for p in full.iterdir()) == ['filler']             # nothing left behind
 
 
@@ -234,3 +236,21 @@ def test_every_flag_an_error_suggests_exists(tmp_path):
         known = {o for a in parser.subparsers[argv[0]]._actions for o in a.option_strings}
         named = set(re.findall(r'(?<![\w-])--[a-z][a-z-]*', err[0]))
         assert named <= known, (argv, named - known, err[0])
+
+
+@pytest.mark.parametrize('kind', ['fast', 'classic'])
+def test_resume_is_exact_for_both_loaders_interrupted_in_epoch_2(kind):
+    from cifar_tutorial.data import classic_loader, tutorial_transform
+    train = get_dataset('synthetic', n_train=120, n_test=20, transform=tutorial_transform() if kind == 'classic' else None)[0]
+    make = (lambda: classic_loader(train, 4, num_workers=2, seed=0)) if kind == 'classic' else \
+           (lambda: FastLoader(train, 4, seed=0))
+    seed_everything(0)
+    full = fit(Net(), make(), epochs=2, progress=False, print_every=0)
+    seed_everything(0)
+    part = fit(Net(), SigintAt(make(), at=40), epochs=2, progress=False, print_every=0)    # epoch 2, step 10 of 30
+    assert part.interrupted and (part.epochs_done, part.step) == (1, 10)
+    ck = dict(optimizer=part.optimizer.state_dict(), history=part.history.as_dict(), epoch=part.epochs_done,
+              step=part.step, loader_rng=part.loader_rng)
+    net = Net(); net.load_state_dict(part.model.state_dict())
+    done = fit(net, make(), epochs=2, progress=False, print_every=0, resume=ck)               # a fresh loader, as after a restart
+    assert done.history.step_loss == full.history.step_loss
