@@ -506,10 +506,15 @@ def prepare_out_dir(out: str | Path | None = None,  # the run folder; None: a ne
     if resume and not (out / 'checkpoint.pth').is_file():
         raise FileNotFoundError(f"no checkpoint to resume in '{out}' (no checkpoint.pth there). "
                                 "Check `out`, or start a new run without `resume=True`.")
+    created = not out.exists()
+    def undo():                                      # leave nothing behind: no claim, no folder we made
+        release_out_dir(out)
+        if created and out.is_dir() and not any(out.iterdir()): out.rmdir()
     try:
         out.mkdir(parents=True, exist_ok=True)
         _claim(out)
     except OSError as e:
+        undo()
         raise RunFolderError(f"cannot use '{out}' as a run folder ({e.strerror or e}). Choose a folder you can write to.") from None
     try:
         stale = [p for p in out.iterdir() if is_temp_file(p)]
@@ -525,7 +530,7 @@ def prepare_out_dir(out: str | Path | None = None,  # the run folder; None: a ne
             raise RunFolderError(f"cannot write in '{out}' ({e.strerror or e}); nothing was trained. "
                                  "Choose a folder with free space that you can write to.") from None
     except BaseException:
-        release_out_dir(out)
+        undo()
         raise
     import atexit; atexit.register(release_out_dir, out)
     return out
