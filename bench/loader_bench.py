@@ -10,7 +10,11 @@ second for each and the ratio, at batch 4 (the tutorial's) and 512.
     python bench/loader_bench.py --dataset cifar10 --root /tmp/cifar --no-verify
     python bench/loader_bench.py --dataset synthetic --images 2000 --batch-sizes 4   # a quick smoke run
 """
-import argparse, gc, platform, time, warnings
+import argparse
+import gc
+import platform
+import time
+import warnings
 
 import torch
 

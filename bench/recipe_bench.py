@@ -12,7 +12,15 @@ We print test accuracy and wall time of each, and the ratio of the wall times.
 
 The machine should be otherwise idle: other jobs on the same cores distort both timings.
 """
-import argparse, json, os, platform, re, subprocess, sys, tempfile, time
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent

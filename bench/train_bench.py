@@ -11,7 +11,15 @@ training and testing. We print the wall time and test accuracy of each and the s
 
 The machine should be otherwise idle: other jobs on the same cores distort both timings.
 """
-import argparse, json, os, platform, re, subprocess, sys, tempfile, time
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent

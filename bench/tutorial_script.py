@@ -16,7 +16,10 @@ same arrays and returns the same PIL images to the same transform, so the timed 
 
 The last line printed is `RESULT {json}` with the accuracy and the times, for the benchmark to read.
 """
-import argparse, json, sys, time
+import argparse
+import json
+import sys
+import time
 
 import torch
 import torch.nn as nn

@@ -6,7 +6,14 @@ Docs: https://cifar-tutorial.github.io/cifar_tutorial/api/cli.html.md"""
 
 # %% ../nbs/api/cli.ipynb #c002
 from __future__ import annotations
-import argparse, math, os, re, sys, time, warnings
+
+import argparse
+import math
+import os
+import re
+import sys
+import time
+import warnings
 from pathlib import Path
 
 from . import __version__
@@ -81,9 +88,9 @@ def _check_out_file(out: Path):
 
 def cmd_data(args) -> int:
     "Print a summary of the chosen dataset and save a labelled grid of sample images."
-    import matplotlib; matplotlib.use('Agg')
+    import matplotlib; matplotlib.use('Agg')  # noqa: I001 (a backend before anything imports pyplot)
     from cifar_tutorial.core import atomic_write
-    from cifar_tutorial.data import get_dataset, summarize, format_summary, FastLoader, show_batch
+    from cifar_tutorial.data import FastLoader, format_summary, get_dataset, show_batch, summarize
     out = Path(args.out)
     if args.out == DEFAULT_SAMPLES: out.parent.mkdir(exist_ok=True)
     _check_out_file(out)
@@ -147,12 +154,23 @@ def _settings(args, ckpt: dict | None) -> dict:
 
 # %% ../nbs/api/cli.ipynb #c017
 def _train_tutorial(args, device, t0: float) -> int:
-    import matplotlib; matplotlib.use('Agg')
+    import matplotlib; matplotlib.use('Agg')  # noqa: I001 (a backend before anything imports pyplot)
     import torch
-    from cifar_tutorial.data import get_dataset, tutorial_transform, classic_loader, FastLoader
+
+    from cifar_tutorial.data import FastLoader, classic_loader, get_dataset, tutorial_transform
     from cifar_tutorial.models import Net
-    from cifar_tutorial.train import (fit, evaluate, save_checkpoint, load_checkpoint, save_run, seed_everything,
-                                      prepare_out_dir, release_out_dir, History, FitResult)
+    from cifar_tutorial.train import (
+        FitResult,
+        History,
+        evaluate,
+        fit,
+        load_checkpoint,
+        prepare_out_dir,
+        release_out_dir,
+        save_checkpoint,
+        save_run,
+        seed_everything,
+    )
     existed = args.out is not None and Path(args.out).exists()
     out = prepare_out_dir(args.out, args.resume)       # claims the folder; refuses one holding a run, before any work
     try:
@@ -226,8 +244,9 @@ def _fast_config(args, device):
                              momentum=g('momentum'), compile=bool(g('compile')) or None, tta=g('tta'))
 
 def _train_fast(args, device, t0: float) -> int:
-    import matplotlib; matplotlib.use('Agg')
+    import matplotlib; matplotlib.use('Agg')  # noqa: I001 (a backend before anything imports pyplot)
     import torch
+
     from cifar_tutorial.recipes import FastRecipe
     from cifar_tutorial.train import FitResult, prepare_out_dir, release_out_dir, save_run
     size, cfg = _fast_config(args, device)
@@ -326,7 +345,9 @@ def fast_seeds_parser() -> argparse.ArgumentParser:
 def _fast_seeds(a) -> int:
     import json
     from dataclasses import asdict
+
     import torch
+
     from cifar_tutorial.core import atomic_write
     from cifar_tutorial.device import best_device
     from cifar_tutorial.recipes import FastRecipe, run_seeds

@@ -6,7 +6,10 @@ Docs: https://cifar-tutorial.github.io/cifar_tutorial/api/core.html.md"""
 
 # %% ../nbs/api/core.ipynb #c002
 from __future__ import annotations
-import os, signal, threading
+
+import os
+import signal
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable

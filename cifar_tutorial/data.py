@@ -6,7 +6,17 @@ Docs: https://cifar-tutorial.github.io/cifar_tutorial/api/data.html.md"""
 
 # %% ../nbs/api/data.ipynb #c002
 from __future__ import annotations
-import io, math, os, pickle, shutil, socket, stat, sys, tempfile, warnings
+
+import io
+import math
+import os
+import pickle
+import shutil
+import socket
+import stat
+import sys
+import tempfile
+import warnings
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 

@@ -6,7 +6,9 @@ Docs: https://cifar-tutorial.github.io/cifar_tutorial/api/ddp.html.md"""
 
 # %% ../nbs/api/ddp.ipynb #c002
 from __future__ import annotations
-import os, time
+
+import os
+import time
 from typing import Optional
 
 import torch
@@ -93,7 +95,7 @@ def train_ddp(dataset: str = 'auto',          # 'auto' | 'cifar10' | 'synthetic'
               log=print,                      # called with one line per epoch on rank 0 (None: silent)
              ) -> dict:
     "Train with DistributedDataParallel in this process (one of `WORLD_SIZE`); rank 0 evaluates and writes `out`."
-    from cifar_tutorial.data import get_dataset, FastLoader
+    from cifar_tutorial.data import FastLoader, get_dataset
     from cifar_tutorial.train import FitResult, History, evaluate, prepare_out_dir, release_out_dir, save_run
     t_start = time.perf_counter()
     env = ddp_env()
@@ -166,5 +168,6 @@ def train_ddp(dataset: str = 'auto',          # 'auto' | 'cifar10' | 'synthetic'
 # %% ../nbs/api/ddp.ipynb #c013
 if __name__ == '__main__' and '__file__' in globals():   # `torchrun -m cifar_tutorial.ddp` (the parser lives in cli)
     import sys
+
     from cifar_tutorial.cli import ddp_main
     sys.exit(ddp_main())

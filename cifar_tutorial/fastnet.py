@@ -6,6 +6,7 @@ Docs: https://cifar-tutorial.github.io/cifar_tutorial/api/fastnet.html.md"""
 
 # %% ../nbs/api/fastnet.ipynb #f002
 from __future__ import annotations
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence

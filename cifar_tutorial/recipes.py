@@ -6,7 +6,9 @@ Docs: https://cifar-tutorial.github.io/cifar_tutorial/api/recipes.html.md"""
 
 # %% ../nbs/api/recipes.ipynb #c002
 from __future__ import annotations
-import contextlib, math
+
+import contextlib
+import math
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -305,5 +307,6 @@ def run_seeds(recipe: FastRecipe,              # the recipe, built once (a compi
 # %% ../nbs/api/recipes.ipynb #c035
 if __name__ == '__main__' and '__file__' in globals():   # `python -m cifar_tutorial.recipes` (the parser lives in cli)
     import sys
+
     from cifar_tutorial.cli import fast_seeds_main
     sys.exit(fast_seeds_main())

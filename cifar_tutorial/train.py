@@ -6,7 +6,20 @@ Docs: https://cifar-tutorial.github.io/cifar_tutorial/api/train.html.md"""
 
 # %% ../nbs/api/train.ipynb #c002
 from __future__ import annotations
-import contextlib, json, math, os, platform, random, shutil, signal, sys, threading, time, warnings
+
+import atexit
+import contextlib
+import json
+import math
+import os
+import platform
+import random
+import shutil
+import signal
+import sys
+import threading
+import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -39,6 +52,7 @@ def seed_everything(seed: int) -> None:
 def versions() -> dict:
     "The versions of Python and the libraries that produce a result, to store beside it."
     import torchvision
+
     from cifar_tutorial import __version__
     v = dict(python=platform.python_version(), torch=torch.__version__, torchvision=torchvision.__version__,
              numpy=np.__version__, cifar_tutorial=__version__, platform=f"{platform.system()} {platform.machine()}")
@@ -532,7 +546,7 @@ def prepare_out_dir(out: str | Path | None = None,  # the run folder; None: a ne
     except BaseException:
         undo()
         raise
-    import atexit; atexit.register(release_out_dir, out)
+    atexit.register(release_out_dir, out)          # give the claim up when this process ends
     return out
 
 def _savefig(fig, path: Path):

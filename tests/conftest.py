@@ -1,5 +1,6 @@
 "Shared fixtures: a small CIFAR-10 folder in the official layout, written from generated images."
-import importlib.util, pickle
+import importlib.util
+import pickle
 from pathlib import Path
 
 import numpy as np

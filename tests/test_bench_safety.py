@@ -1,5 +1,7 @@
 "bench/tutorial_script.py reads a local copy (--no-verify) with the package's safe loader: a malicious pickle never runs."
-import pickle, subprocess, sys
+import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 SCRIPT = Path(__file__).resolve().parents[1] / 'bench' / 'tutorial_script.py'

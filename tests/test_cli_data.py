@@ -1,11 +1,12 @@
 "`cifar-tutorial data`: a real subprocess on the offline set, and each bad input gives one clear line."
-import os, subprocess, sys
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from cifar_tutorial import cli
-
 
 EXE = Path(sys.executable).with_name('cifar-tutorial')   # the console script that `pip install -e .` made
 

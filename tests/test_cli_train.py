@@ -1,5 +1,9 @@
 "`cifar-tutorial train` as a real subprocess on the offline set; each bad input gives one clear line."
-import json, os, signal, subprocess, sys, time
+import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest

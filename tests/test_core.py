@@ -1,5 +1,7 @@
 "cifar_tutorial.core: atomic writes that survive failures and Ctrl-C."
-import os, signal, subprocess, sys, textwrap
+import subprocess
+import sys
+import textwrap
 
 import pytest
 

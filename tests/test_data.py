@@ -1,8 +1,11 @@
 "The data layer: safe CIFAR-10 loading, the offline dataset, get_dataset, FastLoader, show_batch, and bad input."
-import os, pickle, warnings
+import os
+import pickle
+import warnings
 from pathlib import Path
 
 import matplotlib
+
 matplotlib.use('Agg')
 import numpy as np
 import pytest
@@ -10,10 +13,29 @@ import torch
 from PIL import Image
 
 from cifar_tutorial.core import CifarTutorialError
-from cifar_tutorial.data import (DataError, DataNotFoundError, FastLoader, SafeCIFAR10, SyntheticFallbackWarning,
-                                 SyntheticShapes, UnsafePickleError, classic_loader, flip_images, get_dataset,
-                                 images_nchw, make_synthetic, normalize_images, safe_unpickle, show_batch, summarize,
-                                 translate_images, tutorial_transform, MEAN, STD, SYNTHETIC_CLASSES)
+from cifar_tutorial.data import (
+    MEAN,
+    STD,
+    SYNTHETIC_CLASSES,
+    DataError,
+    DataNotFoundError,
+    FastLoader,
+    SafeCIFAR10,
+    SyntheticFallbackWarning,
+    SyntheticShapes,
+    UnsafePickleError,
+    classic_loader,
+    flip_images,
+    get_dataset,
+    images_nchw,
+    make_synthetic,
+    normalize_images,
+    safe_unpickle,
+    show_batch,
+    summarize,
+    translate_images,
+    tutorial_transform,
+)
 
 
 # ---------------------------------------------------------------- real CIFAR-10 layout
@@ -262,6 +284,7 @@ def test_error_types():
 
 def test_safe_cifar10_has_torchvision_signature(cifar_root):
     import inspect
+
     from torchvision.datasets import CIFAR10
     ours = list(inspect.signature(SafeCIFAR10.__init__).parameters.values())
     theirs = list(inspect.signature(CIFAR10.__init__).parameters.values())
@@ -317,7 +340,8 @@ def test_classic_loader_without_a_transform():
 
 # ---------------------------------------------------------------- warnings
 def test_import_changes_no_warning_filters():
-    import subprocess, sys
+    import subprocess
+    import sys
     code = ("import warnings, numpy, PIL.Image, torch, torch.utils.data, torchvision; before = list(warnings.filters); "
             "import cifar_tutorial.data; "   # torch and numpy add filters of their own; ours must add none
             "assert warnings.filters == before, [f for f in warnings.filters if f not in before]")

@@ -1,14 +1,23 @@
 """Fault injection for the data layer: malformed and hostile files, memory bombs under a memory cap, a fuzzed set of
 pickles, and local copies that must never be replaced. Every failure must be a DataError that names the file."""
-import hashlib, io, os, pickle, pickletools, random, re, subprocess, sys, tarfile, textwrap, time
+import hashlib
+import os
+import pickle
+import pickletools
+import random
+import re
+import subprocess
+import sys
+import tarfile
+import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-from cifar_tutorial.data import (DataError, SafeCIFAR10, SyntheticFallbackWarning, UnsafePickleError, get_dataset,
-                                 safe_unpickle)
 from conftest import write_cifar_layout
+
+from cifar_tutorial.data import DataError, SafeCIFAR10, SyntheticFallbackWarning, UnsafePickleError, get_dataset, safe_unpickle
 
 NAMES = [f'data_batch_{i}' for i in range(1, 6)] + ['test_batch', 'batches.meta']
 
@@ -241,7 +250,7 @@ PROBE = textwrap.dedent('''
 
 
 def test_memory_bombs_are_refused_before_allocating(tmp_path):
-    try: import resource; resource.RLIMIT_AS
+    try: import resource; resource.RLIMIT_AS  # noqa: I001
     except (ImportError, AttributeError): pytest.skip('resource.setrlimit(RLIMIT_AS) is not available here')
     if not Path('/proc/self/status').exists(): pytest.skip('no /proc/self/status to measure peak memory')
     files = []
@@ -351,7 +360,9 @@ def test_download_with_a_copy_there_never_downloads(cifar_root, no_download):
 @pytest.fixture
 def local_archive(tmp_path, monkeypatch):
     "A real download over HTTP from this machine: CIFAR-10's archive layout, built from the small test copy."
-    import functools, http.server, threading
+    import functools
+    import http.server
+    import threading
     src = tmp_path / 'src'
     write_cifar_layout(src)
     served = tmp_path / 'served'; served.mkdir()

@@ -1,5 +1,10 @@
 "Tests for cifar_tutorial.ddp: 2 gloo processes train in lock-step; bad set-ups fail clearly."
-import json, os, re, signal, subprocess, sys, time
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
 
 import pytest
 import torch

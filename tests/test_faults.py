@@ -1,18 +1,34 @@
 """Faults and hostile input against runs: two runs on one folder, Ctrl-C twice while saving, SIGKILL while
 writing, read-only and full output folders, resumes that contradict their checkpoint, numbers out of bounds.
 Each test fails on the code before the reliability work (round 2)."""
-import contextlib, io, json, math, os, re, signal, subprocess, sys, time
+import contextlib
+import io
+import json
+import math
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 import torch
 
 from cifar_tutorial import cli
-from cifar_tutorial.core import atomic_write, temp_path
+from cifar_tutorial.core import atomic_write
 from cifar_tutorial.data import FastLoader, get_dataset
 from cifar_tutorial.models import Net
-from cifar_tutorial.train import (LOCK_FILE, RunFolderError, fit, load_checkpoint, prepare_out_dir, save_checkpoint,
-                                  seed_everything)
+from cifar_tutorial.train import (
+    LOCK_FILE,
+    RunFolderError,
+    fit,
+    load_checkpoint,
+    prepare_out_dir,
+    save_checkpoint,
+    seed_everything,
+)
 
 EXE = Path(sys.executable).with_name('cifar-tutorial')
 SMALL = ['--dataset', 'synthetic', '--n-train', '200', '--n-test', '60', '--epochs', '1', '--no-progress']

@@ -1,5 +1,8 @@
 "Tests for cifar_tutorial.recipes: schedule, augmentation, TTA, network, OOM handling, runs and the CLI entry point."
-import json, os, subprocess, sys, time
+import json
+import os
+import subprocess
+import sys
 from dataclasses import replace
 
 import pytest
@@ -9,7 +12,7 @@ import torch.nn as nn
 from cifar_tutorial import cli, recipes
 from cifar_tutorial.data import flip_images, translate_images
 from cifar_tutorial.fastnet import DeviceData, FastNet, Lookahead, tta_logits
-from cifar_tutorial.recipes import FastRecipe, FastRecipeOutOfMemory, SIZES, fast_config, lr_factor, run_seeds
+from cifar_tutorial.recipes import SIZES, FastRecipe, FastRecipeOutOfMemory, fast_config, lr_factor, run_seeds
 from cifar_tutorial.train import Evaluation, History
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')

@@ -1,5 +1,7 @@
 "The training engine: fit, evaluate, plots, checkpoints, run folders and the device resolver."
-import json, os, pickle, signal
+import json
+import os
+import signal
 
 import pytest
 import torch
@@ -8,9 +10,24 @@ import torch.nn as nn
 from cifar_tutorial.data import FastLoader, get_dataset
 from cifar_tutorial.lenet import LeNet
 from cifar_tutorial.models import Net
-from cifar_tutorial.train import (CheckpointError, Evaluation, RunFolderError, FitResult, History, evaluate, fit, load_checkpoint,
-                                  plot_confusion, plot_loss, plot_per_class, plot_predictions, prepare_out_dir,
-                                  save_checkpoint, save_run, seed_everything, versions)
+from cifar_tutorial.train import (
+    CheckpointError,
+    FitResult,
+    History,
+    RunFolderError,
+    evaluate,
+    fit,
+    load_checkpoint,
+    plot_confusion,
+    plot_loss,
+    plot_per_class,
+    plot_predictions,
+    prepare_out_dir,
+    save_checkpoint,
+    save_run,
+    seed_everything,
+    versions,
+)
 
 torch.set_num_threads(1)
 
@@ -228,7 +245,7 @@ def test_evaluate_refuses_mismatched_class_names_and_empty_loaders(data):
 # --- plots ---
 
 def test_plots_return_figures(data):
-    import matplotlib; matplotlib.use('Agg')
+    import matplotlib; matplotlib.use('Agg')  # noqa: I001 (a backend before pyplot)
     import matplotlib.pyplot as plt
     r = train(data)
     ev = evaluate(r.model, loader(data[1], shuffle=False))

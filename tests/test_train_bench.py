@@ -1,5 +1,7 @@
 "Smoke test of bench/train_bench.py: both programs run on a tiny offline set and the report has every figure."
-import json, subprocess, sys
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parents[1] / 'bench' / 'train_bench.py'

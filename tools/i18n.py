@@ -38,7 +38,8 @@ import polib
 
 LANG = "ko"
 ROOT = Path(__file__).resolve().parent.parent
-from cifar_tutorial._nbdev_procs import TRANSLATION_NOTE_ID as NOTE_ID, is_translation  # noqa: E402  (nbdev-export skips such notebooks)
+from cifar_tutorial._nbdev_procs import TRANSLATION_NOTE_ID as NOTE_ID  # noqa: E402  (nbdev-export skips such notebooks)
+
 NOTEST = ".notest"        # nbdev-test skips every notebook in a folder holding this file
 HEADER = {
     "Project-Id-Version": "cifar_tutorial",
