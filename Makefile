@@ -61,8 +61,10 @@ docs:
 	  echo "skipped: the offline docs build needs smalldocs (Python 3.11+)"; exit 0; fi; \
 	$(PY) tools/docs_build.py build --final || { echo "FAIL: the docs site did not build. Fix what is listed above (a broken link names its page), then 'make docs'."; exit 1; }
 
+# JupyterLab on nbs/, as root too (classroom containers), without the build files in the file browser.
 lab:
-	jupyter lab nbs $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
+	jupyter lab nbs $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) \
+	  --ContentsManager.hide_globs='["__pycache__", "*.pyc", ".ipynb_checkpoints", "nbdev.yml", "sidebar.yml", "_proc", ".notest"]'
 
 # Real CIFAR-10 by default (./data); pass e.g. BENCH_ARGS="--dataset cifar10 --root /path --no-verify".
 BENCH_ARGS ?=
