@@ -17,10 +17,10 @@ import json
 import re
 from pathlib import Path
 
-__all__ = ['TRANSLATION_NOTE_ID', 'is_translation', 'SkipTranslations', 'BADGE_FOLDERS', 'wants_badge', 'repo_info', 'colab_url', 'colab_badge', 'ColabBadge',
+__all__ = ['TRANSLATION_NOTE_ID', 'is_translation', 'SkipTranslations', 'twin', 'LanguageLink', 'BADGE_FOLDERS', 'wants_badge', 'repo_info', 'colab_url', 'colab_badge', 'ColabBadge',
            'ClassSignatures', 'figure_alt', 'FigureAlt']
 
-BADGE_FOLDERS = ('.', 'solutions')  # folders of nbs/ whose numbered notebooks get the badge
+BADGE_FOLDERS = ('.', 'solutions', 'ko', 'ko/solutions')  # folders of nbs/ whose numbered notebooks get the badge
 _NUMBERED = re.compile(r'^\d\d_.+\.ipynb$')
 
 
@@ -74,6 +74,37 @@ class ColabBadge:
         from fastcore.nbio import mk_cell
         at = 1 if cells and cells[0].cell_type == 'raw' and _src(cells[0]).startswith('---') else 0
         cells.insert(at, mk_cell(colab_badge(rel, info), 'markdown'))
+
+
+# ---- a link to the same page in the other language
+
+def twin(rel) -> tuple:  # (the other language's notebook relative to nbs/, its link text)
+    "The counterpart of notebook `rel` (relative to nbs/): nbs/ko/X for nbs/X and back, with the link's text."
+    rel = Path(rel)
+    if rel.parts[:1] == ('ko',): return Path(*rel.parts[1:]), 'English'
+    return Path('ko', *rel.parts), '한국어'
+
+
+class LanguageLink:
+    "Doc processor: a link at the top of every page that has a twin in the other language (English <-> Korean)."
+    def __init__(self, nb): self.nb = nb
+
+    def end(self):
+        path = getattr(self.nb, 'path_', None)
+        if path is None: return
+        path = Path(path).resolve()
+        info = repo_info(path.parent)
+        nbs = Path(info['nbs_path']).resolve()
+        try: rel = path.relative_to(nbs)
+        except ValueError: return
+        other, text = twin(rel)
+        cells = self.nb.cells
+        if not (nbs / other).exists() or any('lang-link' in _src(c) for c in cells): return
+        href = '../' * (len(rel.parts) - 1) + other.as_posix()   # the build turns .ipynb links into the page's URL
+        from fastcore.nbio import mk_cell
+        at = 1 if cells and cells[0].cell_type == 'raw' and _src(cells[0]).startswith('---') else 0
+        lang = 'en' if text == 'English' else 'ko'
+        cells.insert(at, mk_cell(f'<a class="lang-link" hreflang="{lang}" href="{href}">{text}</a>', 'markdown'))
 
 
 # ---- classes shown as classes

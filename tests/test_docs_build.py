@@ -411,3 +411,10 @@ def test_the_command_line_runs_from_the_repo_root(tmp_path):
     assert r.returncode == 0 and "python tools/docs_build.py" in r.stdout and "readme" in r.stdout, r.stderr
     r = subprocess.run([sys.executable, "tools/docs_build.py", "run", str(tmp_path / "nothing.ipynb")], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 1 and "is not a notebook" in r.stderr
+
+
+def test_language_twins_link_both_ways():
+    from pathlib import Path as P
+    assert procs.twin('03_sgd.ipynb') == (P('ko/03_sgd.ipynb'), '한국어')
+    assert procs.twin('ko/solutions/03_sgd_solutions.ipynb') == (P('solutions/03_sgd_solutions.ipynb'), 'English')
+    assert procs.wants_badge('ko/03_sgd.ipynb') and procs.wants_badge('ko/solutions/03_sgd_solutions.ipynb')
