@@ -44,7 +44,8 @@ def to_flags(message: str,                     # an error message worded in API 
     return re.sub(r"`(\w+)(?:=([^`]+))?`", flag, message)
 
 # %% ../nbs/api/cli.ipynb #c008
-def add_data_args(p: argparse.ArgumentParser):
+def add_data_args(p: argparse.ArgumentParser,  # the (sub)command's parser
+                 ):
     "Add `--dataset`, `--root`, `--no-verify` and `--download` to `p`: the same options, help and defaults in every command."
     p.add_argument('--dataset', default='auto', choices=['auto', 'cifar10', 'synthetic'],
                    help="'auto': real CIFAR-10 if present or downloadable, else the offline set (default)")
@@ -59,7 +60,8 @@ BOUNDS = dict(epochs=(0, 10_000), batch_size=(1, 1_000_000), lr=(0, 1_000), mome
 OPEN_LOW = {'epochs', 'lr'}      # these must be above their lower bound, not equal to it
 OPEN_HIGH = {'momentum'}         # and this one below its upper bound
 
-def check_bounds(args: argparse.Namespace):
+def check_bounds(args: argparse.Namespace,  # parsed options; those named in `BOUNDS` are checked
+                ):
     "Refuse a number that is not finite or not within its bounds (`BOUNDS`), naming the flag."
     for name, (lo, hi) in BOUNDS.items():
         v = getattr(args, name, None)
@@ -86,7 +88,8 @@ def _check_out_file(out: Path):
     if not os.access(parent, os.W_OK):
         raise UsageError(f"cannot write '{out}': the folder '{parent}' is not writable. Choose another --out.")
 
-def cmd_data(args) -> int:
+def cmd_data(args,  # the parsed options of `cifar-tutorial data`
+            ) -> int:
     "Print a summary of the chosen dataset and save a labelled grid of sample images."
     import matplotlib; matplotlib.use('Agg')  # noqa: I001 (a backend before anything imports pyplot)
     from cifar_tutorial.core import atomic_write
@@ -282,7 +285,8 @@ def _train_fast(args, device, t0: float) -> int:
     print(f"saved metrics.json, weights.pth and plots in {out}")
     return 0
 
-def cmd_train(args) -> int:
+def cmd_train(args,  # the parsed options of `cifar-tutorial train`
+             ) -> int:
     "Train the CIFAR-10 `Net` (tutorial recipe by default) or the fast recipe, and write a run folder."
     t0 = time.perf_counter()
     _check_train_args(args)
@@ -382,7 +386,8 @@ def _fast_seeds(a) -> int:
         atomic_write(Path(a.json), lambda p: p.write_text(json.dumps(doc, indent=1)))
     return 0
 
-def fast_seeds_main(argv=None) -> int:
+def fast_seeds_main(argv=None,  # the arguments (None: sys.argv[1:])
+                   ) -> int:
     "Entry point of `python -m cifar_tutorial.recipes`."
     return run(fast_seeds_parser(), _fast_seeds, argv, 'python -m cifar_tutorial.recipes')
 
@@ -412,7 +417,8 @@ def _ddp(a) -> int:
               a.device, a.n_train, a.n_test, a.max_steps, a.out)
     return 0
 
-def ddp_main(argv=None) -> int:
+def ddp_main(argv=None,  # the arguments (None: sys.argv[1:])
+            ) -> int:
     "Entry point of `python -m cifar_tutorial.ddp` (started by torchrun once per process)."
     rank = os.environ.get('RANK', '0')
     return run(ddp_parser(), _ddp, argv, f'cifar_tutorial.ddp (rank {rank})')
@@ -447,7 +453,12 @@ def _command_warning(command: str):
         print(f"{command}: warning: {message}", file=file or sys.stderr, flush=True)
     return show
 
-def run(parser: argparse.ArgumentParser, func, argv, name: str, sub_parser=None) -> int:
+def run(parser: argparse.ArgumentParser,  # parses `argv`
+        func,                             # called with the parsed options; returns the exit status (None: 0)
+        argv,                             # the arguments (None: sys.argv[1:])
+        name: str,                        # the command's name, at the start of error and warning lines
+        sub_parser=None,                  # the subcommand's parser, whose flags error messages name (None: `parser`)
+       ) -> int:
     "Parse `argv` with `parser`, call `func(args)`, and apply the error policy."
     args = parser.parse_args(argv)
     try:
@@ -462,7 +473,8 @@ def run(parser: argparse.ArgumentParser, func, argv, name: str, sub_parser=None)
         msg = to_flags(str(e), sub_parser or parser).replace('\n', ' ')
         print(f"{name}: error: {msg}", file=sys.stderr); return 2
 
-def main(argv=None) -> int:
+def main(argv=None,  # the arguments (None: sys.argv[1:])
+        ) -> int:
     "Entry point of the `cifar-tutorial` command."
     p = build_parser()
     args, _ = p.parse_known_args(argv)

@@ -24,12 +24,14 @@ class CifarTutorialError(Exception):
 # %% ../nbs/api/core.ipynb #c008
 TEMP_MARK = '.tmp-'  # temporary files are named '.<name>.tmp-<pid>'
 
-def temp_path(path: str | Path) -> Path:
+def temp_path(path: str | Path,  # the file `atomic_write` is about to write
+             ) -> Path:
     "The temporary file `atomic_write` uses for `path` in this process: hidden, beside `path`."
     path = Path(path)
     return path.with_name(f".{path.name}{TEMP_MARK}{os.getpid()}")
 
-def is_temp_file(path: str | Path) -> bool:
+def is_temp_file(path: str | Path,  # any file name (only the name is looked at)
+                ) -> bool:
     "True for a temporary file left by `atomic_write` (for example by a process that was killed while saving)."
     name = Path(path).name
     return name.startswith('.') and TEMP_MARK in name

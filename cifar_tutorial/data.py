@@ -667,8 +667,15 @@ class FastLoader:
     std = property(lambda self: (self.norm_std * 255).view(1, -1, 1, 1))
 
 # %% ../nbs/api/data.ipynb #c028
-def show_batch(images: torch.Tensor, labels: Sequence[int], classes: Sequence[str], preds: Optional[Sequence[int]] = None,
-               mean: Sequence[float] = MEAN, std: Sequence[float] = STD, ncols: int = 8, title: Optional[str] = None):
+def show_batch(images: torch.Tensor,                   # normalised images, B x 3 x H x W
+               labels: Sequence[int],                  # the true class index of each image
+               classes: Sequence[str],                 # class names, indexed by label
+               preds: Optional[Sequence[int]] = None,  # predicted class indices: titles become 'pred (true)'
+               mean: Sequence[float] = MEAN,           # per-channel mean the images were normalised with
+               std: Sequence[float] = STD,             # per-channel standard deviation they were normalised with
+               ncols: int = 8,                         # images per row
+               title: Optional[str] = None,            # a title above the whole grid
+              ):
     "Plot normalised `images` (B x 3 x H x W) in a grid labelled with class names; with `preds`, show 'pred (true)'."
     import matplotlib.pyplot as plt
     images = images.detach().float().cpu()
@@ -693,7 +700,9 @@ def show_batch(images: torch.Tensor, labels: Sequence[int], classes: Sequence[st
     return fig
 
 # %% ../nbs/api/data.ipynb #c031
-def summarize(train, test) -> dict:
+def summarize(train,  # the training split from `get_dataset`
+              test,   # the test split from `get_dataset`
+             ) -> dict:
     "Source, sizes and per-class counts of a `(train, test)` pair from `get_dataset`."
     counts = lambda d: {c: int(k) for c, k in zip(d.classes, np.bincount(np.asarray(d.targets), minlength=len(d.classes)))}
     return dict(source=train.source, root=str(getattr(train, 'root', '')) if train.source == 'cifar10' else None,
@@ -701,7 +710,8 @@ def summarize(train, test) -> dict:
                 train_counts=counts(train), test_counts=counts(test),
                 fallback_reason=getattr(train, 'fallback_reason', None))
 
-def format_summary(s: dict) -> str:
+def format_summary(s: dict,  # what `summarize` returns
+                  ) -> str:
     "Human-readable text for a `summarize` dict."
     lines = [f"dataset: {s['source']}" + (f" (from {s['root']})" if s['root'] else '') +
              (" -- generated offline images, NOT CIFAR-10" if s['source'] == 'synthetic' else ''),

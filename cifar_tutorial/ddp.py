@@ -30,7 +30,10 @@ def ddp_env() -> dict:
     g = lambda k, d: int(os.environ.get(k, d))
     return dict(rank=g('RANK', 0), local_rank=g('LOCAL_RANK', 0), world_size=g('WORLD_SIZE', 1))
 
-def ddp_device(device: str = 'auto', local_rank: int = 0, world_size: int = 1) -> torch.device:
+def ddp_device(device: str = 'auto',  # 'auto' | 'cpu' | 'cuda' (see `best_device`)
+               local_rank: int = 0,    # this process's index on its machine (torchrun's LOCAL_RANK)
+               world_size: int = 1,    # processes on this machine, each needing its own GPU on CUDA
+              ) -> torch.device:
     "This process's device: 'cuda:LOCAL_RANK' when training on GPUs (error if there are fewer GPUs than processes), else the CPU."
     dev = best_device(device)
     if dev.type == 'mps':
@@ -43,12 +46,19 @@ def ddp_device(device: str = 'auto', local_rank: int = 0, world_size: int = 1) -
         return torch.device('cuda', local_rank)
     return dev
 
-def ddp_backend(device: torch.device) -> str:
+def ddp_backend(device: torch.device,  # this process's device (from `ddp_device`)
+               ) -> str:
     "nccl for GPUs, gloo for CPUs."
     return 'nccl' if device.type == 'cuda' else 'gloo'
 
 # %% ../nbs/api/ddp.ipynb #c009
-def shard_indices(n: int, rank: int, world_size: int, epoch: int, seed: int = 0, shuffle: bool = True) -> torch.Tensor:
+def shard_indices(n: int,               # images in the training set
+                  rank: int,            # this process's index, 0 .. world_size - 1
+                  world_size: int,      # processes in all
+                  epoch: int,           # the epoch: each one has its own order
+                  seed: int = 0,        # the same seed on every rank gives the same order
+                  shuffle: bool = True, # False: the images in order
+                 ) -> torch.Tensor:
     "This rank's image indices for `epoch`: the same shuffled order on every rank, every `world_size`-th index from `rank`."
     if not 0 <= rank < world_size: raise ValueError(f"rank must be in 0..{world_size - 1}, got {rank}")
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 10007 + epoch)) if shuffle else torch.arange(n)
@@ -65,7 +75,8 @@ def _build_model(name: str, num_classes: int) -> nn.Module:
         return FastNet((32, 64, 128), num_classes, whiten_stride=2)   # the fast recipe's 'small' network
     raise SettingError(f"unknown model '{name}': choose net or fast.")
 
-def weights_checksum(model: nn.Module) -> float:
+def weights_checksum(model: nn.Module,  # its parameters and buffers are summed
+                    ) -> float:
     "One number from all parameters and buffers (equal weights give equal sums)."
     with torch.no_grad():
         return float(sum(v.double().sum().item() * (i + 1) for i, v in enumerate(model.state_dict().values())
@@ -82,10 +93,10 @@ def train_ddp(dataset: str = 'auto',          # 'auto' | 'cifar10' | 'synthetic'
               root: str = 'data',             # the folder that holds cifar-10-batches-py
               verify: bool = True,            # check the official checksums
               model: str = 'net',             # 'net': the tutorial's Net; 'fast': the fast recipe's small FastNet
-              epochs: int = 1,
+              epochs: int = 1,                # passes over the training set
               batch_size: int = 64,           # images per process per step
-              lr: float = 0.01,
-              momentum: float = 0.9,
+              lr: float = 0.01,               # SGD learning rate
+              momentum: float = 0.9,          # SGD momentum
               seed: int = 0,                  # the same initial weights and batch order in every process
               device: str = 'auto',           # each process takes cuda:LOCAL_RANK on 'cuda'
               n_train: Optional[int] = None,  # only this many training images

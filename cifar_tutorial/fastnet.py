@@ -30,7 +30,11 @@ class _BN(nn.BatchNorm2d):
 
 class ConvGroup(nn.Module):
     "conv 3x3 -> max-pool 2 -> BatchNorm -> GELU -> conv 3x3 -> BatchNorm -> GELU."
-    def __init__(self, c_in: int, c_out: int, bn_momentum: float = 0.6):
+    def __init__(self,
+                 c_in: int,                # input channels
+                 c_out: int,               # output channels
+                 bn_momentum: float = 0.6, # weight of the BatchNorm running statistics' old value
+                ):
         super().__init__()
         self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1, bias=False)
         self.pool = nn.MaxPool2d(2)
@@ -44,8 +48,13 @@ class ConvGroup(nn.Module):
 
 class FastNet(nn.Module):
     "Whitening 2x2 conv (frozen weights) -> GELU -> three `ConvGroup`s -> global max-pool -> linear -> scale."
-    def __init__(self, widths: Sequence[int] = (64, 256, 256), num_classes: int = 10, whiten_stride: int = 1,
-                 bn_momentum: float = 0.6, logit_scale: float = 1 / 9):
+    def __init__(self,
+                 widths: Sequence[int] = (64, 256, 256),  # output channels of each `ConvGroup`
+                 num_classes: int = 10,                   # scores per image
+                 whiten_stride: int = 1,                  # stride of the 2x2 whitening layer (2: a quarter of the pixels)
+                 bn_momentum: float = 0.6,                # weight of the BatchNorm running statistics' old value
+                 logit_scale: float = 1 / 9,              # multiplies the outputs (keeps early logits small)
+                ):
         super().__init__()
         self.whiten = nn.Conv2d(3, 24, 2, stride=whiten_stride, bias=True)   # 12 whitening filters and their negatives
         self.whiten.weight.requires_grad_(False)
@@ -85,7 +94,9 @@ class FastNet(nn.Module):
 # %% ../nbs/api/fastnet.ipynb #c020
 class Lookahead:
     "A slow copy of a model's floating-point state; `update` pulls it toward the model and writes it back."
-    def __init__(self, model: nn.Module):
+    def __init__(self,
+                 model: nn.Module,  # the model whose floating-point state is copied
+                ):
         self.slow = {k: v.detach().clone() for k, v in model.state_dict().items() if v.is_floating_point()}
     @torch.no_grad()
     def update(self, model: nn.Module, decay: float):
@@ -97,7 +108,12 @@ class Lookahead:
 
 # %% ../nbs/api/fastnet.ipynb #c022
 @torch.no_grad()
-def tta_logits(model: Callable, x: torch.Tensor, level: int = 1, batch_size: int = 2000, with_plain: bool = False):
+def tta_logits(model: Callable,          # images -> scores (a model in eval mode)
+               x: torch.Tensor,          # normalised images, N x 3 x H x W
+               level: int = 1,           # 0: plain; 1: with the mirror image; 2: also two 1-pixel shifts
+               batch_size: int = 2000,   # images per forward pass
+               with_plain: bool = False, # also return the plain (level 0) scores
+              ):
     "Scores for images `x`: level 0 plain, 1 the mean over the image and its mirror, 2 also over two 1-pixel shifts."
     if level not in (0, 1, 2): raise ValueError(f"TTA level must be 0, 1 or 2, got {level!r}")
     out, plain = [], []
@@ -117,12 +133,12 @@ def tta_logits(model: Callable, x: torch.Tensor, level: int = 1, batch_size: int
 @dataclass
 class DeviceData:
     "Both splits of a dataset as normalised float tensors (N, 3, H, W) and label tensors on one device."
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
-    classes: list
-    source: str = 'unknown'
+    x_train: torch.Tensor     # training images, normalised, N x 3 x H x W
+    y_train: torch.Tensor     # training labels (int64)
+    x_test: torch.Tensor      # test images, normalised with the training images' statistics
+    y_test: torch.Tensor      # test labels (int64)
+    classes: list             # the class names, in label order
+    source: str = 'unknown'   # where the images came from: 'cifar10' or 'synthetic'
 
     @classmethod
     def from_datasets(cls,
@@ -144,11 +160,11 @@ class DeviceData:
 def load_device_data(dataset: str = 'auto',                # 'auto' | 'cifar10' | 'synthetic' (see `get_dataset`)
                      root: str | Path = 'data',            # the folder that holds cifar-10-batches-py
                      verify: bool = True,                  # check the official checksums
-                     device: str | torch.device = 'cpu',
+                     device: str | torch.device = 'cpu',   # where the tensors live
                      n_train: Optional[int] = None,        # only this many training images (None: all)
                      n_test: Optional[int] = None,         # only this many test images (None: all)
-                     dtype: torch.dtype = torch.float32,
-                     channels_last: bool = False,
+                     dtype: torch.dtype = torch.float32,   # the images' dtype after normalising
+                     channels_last: bool = False,          # store the images channels-last (faster convolutions)
                      seed: int = 0,                        # seed of the offline set
                     ) -> DeviceData:
     "Load `dataset` with `get_dataset` straight into `DeviceData`."

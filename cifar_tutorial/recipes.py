@@ -34,19 +34,19 @@ class FastConfig:
     widths: tuple = (64, 256, 256)   # channels of the three conv blocks
     whiten_stride: int = 1           # stride of the 2x2 whitening layer (2: a quarter of the pixels, for CPUs)
     epochs: float = 10.0             # passes over the training set (fractions allowed)
-    batch_size: int = 1024
+    batch_size: int = 1024           # images per training step
     lr: float = 11.5                 # learning rate per 1,024 images, for Nesterov SGD on a summed loss
-    momentum: float = 0.85
+    momentum: float = 0.85           # Nesterov SGD momentum
     weight_decay: float = 0.0153     # per 1,024 images, independent of lr
     bias_scaler: float = 64.0        # BatchNorm biases learn this much faster
-    label_smoothing: float = 0.2
+    label_smoothing: float = 0.2     # of the cross-entropy loss (0: none)
     whiten_bias_epochs: int = 3      # train the whitening layer's bias for this many epochs, then freeze it
     translate: int = 2               # random shifts of up to this many pixels (0: off)
     flip: str = 'alternate'          # 'alternate' | 'random' | 'none'
     bn_momentum: float = 0.6         # weight of the running statistics' old value
     logit_scale: float = 1 / 9       # multiplies the outputs (keeps early logits small)
     tta: int = 2                     # test-time augmentation: 0 none, 1 flip, 2 flip + 1-pixel shifts
-    lookahead: bool = True
+    lookahead: bool = True           # keep a slow copy of the weights every 5 steps (`Lookahead`); end on it
     amp: Optional[bool] = None       # bf16 autocast; None: on for CUDA, and on a CPU with native bf16
     channels_last: Optional[bool] = None  # None: on for CUDA and CPU
     compile: bool = False            # torch.compile the model (worth it on a GPU for repeated runs)
@@ -85,7 +85,12 @@ def fast_config(size: str = 'auto',                 # 'auto', 'large', 'small' o
     return cfg
 
 # %% ../nbs/api/recipes.ipynb #c010
-def lr_factor(step: int, total: int, peak_at: float = 0.23, start: float = 0.2, end: float = 0.07) -> float:
+def lr_factor(step: int,              # the current step, from 0
+              total: int,             # steps in the whole run (at least 1)
+              peak_at: float = 0.23,  # fraction of `total` where the multiplier reaches 1
+              start: float = 0.2,     # multiplier at step 0
+              end: float = 0.07,      # multiplier at the last step
+             ) -> float:
     "The learning-rate multiplier at `step` of `total`: linear from `start` up to 1 at `peak_at`, then down to `end`."
     if total < 1: raise ValueError(f"total must be at least 1 step, got {total}")
     peak = max(1, int(total * peak_at))
@@ -118,11 +123,11 @@ class FastResult:
     test_accuracy_plain: float           # percent correct without test-time augmentation
     train_time_s: float                  # whitening set-up + all training steps (device synchronised)
     eval_time_s: float                   # test-set evaluation, both ways
-    steps: int
-    seed: int
-    device: str
-    config: dict
-    source: str = 'unknown'
+    steps: int                           # training steps taken
+    seed: int                            # seed of the weights, batch order and augmentation
+    device: str                          # the device trained on
+    config: dict                         # the `FastConfig` used, as a dict
+    source: str = 'unknown'              # the dataset: 'cifar10' or 'synthetic'
     # the figures most callers want, read from `evaluation` and `history`:
     test_accuracy = property(lambda self: self.evaluation.accuracy, doc="percent correct with the configured TTA")
     per_class_accuracy = property(lambda self: self.evaluation.per_class)
@@ -145,7 +150,8 @@ class FastRecipe:
     def __init__(self,
                  cfg: Optional[FastConfig] = None,        # the settings (default: `fast_config('auto', device)`)
                  device: str | torch.device = 'auto',     # where to train (see `best_device`)
-                 num_classes: int = 10):
+                 num_classes: int = 10,                   # scores per image
+                ):
         self.device = best_device(device)
         self.cfg = cfg if cfg is not None else fast_config('auto', self.device)
         dev = self.device
@@ -276,9 +282,16 @@ class FastRecipe:
         return t.elapsed
 
 # %% ../nbs/api/recipes.ipynb #c032
-def train_fast(dataset: str = 'auto', root: str | Path = 'data', verify: bool = True, size: str = 'auto',
-               device: str | torch.device = 'auto', seed: int = 0, n_train: Optional[int] = None,
-               n_test: Optional[int] = None, log: Optional[Callable] = print, **overrides) -> FastResult:
+def train_fast(dataset: str = 'auto',                 # 'auto' | 'cifar10' | 'synthetic' (see `get_dataset`)
+               root: str | Path = 'data',             # the folder that holds cifar-10-batches-py
+               verify: bool = True,                   # check the official checksums
+               size: str = 'auto',                    # the recipe's size (see `fast_config`)
+               device: str | torch.device = 'auto',   # where to train (see `best_device`)
+               seed: int = 0,                         # seed of the weights, batch order and augmentation
+               n_train: Optional[int] = None,         # only this many training images (None: all)
+               n_test: Optional[int] = None,          # only this many test images (None: all)
+               log: Optional[Callable] = print,       # called with progress lines (None: silent)
+               **overrides) -> FastResult:            # `FastConfig` fields to change
     "Load `dataset` onto `device` and train the fast recipe of `size` once (with `overrides` to FastConfig)."
     dev = best_device(device)
     recipe = FastRecipe(fast_config(size, dev, **overrides), dev)

@@ -41,7 +41,8 @@ __all__ = ['SMALL_BATCH', 'CHECKPOINT_FORMAT', 'RUN_FILES', 'LOCK_FILE', 'seed_e
            'RunFolderError', 'release_out_dir', 'prepare_out_dir', 'json_ready', 'save_run']
 
 # %% ../nbs/api/train.ipynb #c010
-def seed_everything(seed: int) -> None:
+def seed_everything(seed: int,  # a whole number >= 0
+                   ) -> None:
     "Seed Python's, NumPy's and PyTorch's random generators with `seed`."
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a whole number >= 0, got {seed!r}")
@@ -66,19 +67,19 @@ class History:
     epoch_loss: list = field(default_factory=list)     # the mean loss of each finished epoch
     printed: list = field(default_factory=list)        # [epoch, step, mean of the last `print_every` losses], as printed
     eval_accuracy: list = field(default_factory=list)  # test accuracy (percent) after each epoch, when `fit` evaluates
-    print_every: int = 2000
+    print_every: int = 2000                            # mini-batches per printed mean loss (0: none printed)
     steps_per_epoch: int = 0                           # mini-batches in one epoch
     def as_dict(self) -> dict: return asdict(self)
 
 @dataclass
 class FitResult:
     "What `fit` returns: the trained model and optimiser, the history, and where training stopped."
-    model: nn.Module
-    optimizer: torch.optim.Optimizer
-    history: History
+    model: nn.Module                          # the trained model
+    optimizer: torch.optim.Optimizer          # the optimiser, with its state (momentum buffers)
+    history: History                          # the losses recorded
     epochs_done: int                          # finished epochs
     step: int = 0                             # mini-batches done in the unfinished epoch (after an interruption)
-    interrupted: bool = False
+    interrupted: bool = False                 # True when Ctrl-C stopped training before all epochs were done
     train_time_s: float = 0.0                 # seconds spent in this call of `fit`
     loader_rng: Optional[torch.Tensor] = None # the batch-order generator's state at the start of the unfinished epoch
 
@@ -129,7 +130,7 @@ def small_batch_cpu(device: str | torch.device,  # the device that trains
         torch.set_num_threads(old_threads); torch.backends.mkldnn.enabled = old_mkldnn
 
 # %% ../nbs/api/train.ipynb #c016
-def fit(model: nn.Module,
+def fit(model: nn.Module,                          # the model to train (moved to `device`)
         train_loader,                              # yields (images, labels) mini-batches
         epochs: int = 2,                           # passes over the training set
         lr: float = 0.001,                         # SGD learning rate (ignored with `opt_func`)
@@ -231,10 +232,10 @@ class Evaluation:
     accuracy: float               # percent of all images classified correctly
     per_class: dict               # class name -> percent correct (None for a class without images)
     confusion: torch.Tensor       # confusion[t, p]: images of true class t predicted as p
-    classes: list
+    classes: list                 # the class names, in label order
     loss: float                   # mean cross-entropy loss
     n: int                        # images evaluated
-    correct: int
+    correct: int                  # images classified correctly
 
     @classmethod
     def from_confusion(cls,
@@ -302,7 +303,10 @@ def evaluate(model: nn.Module,                        # the network to test
 def _history_dict(history) -> dict:
     return history.as_dict() if isinstance(history, History) else dict(history)
 
-def plot_loss(history, ax=None, title: str = 'Training loss'):
+def plot_loss(history,                        # a `History`, or its `as_dict()` (as in metrics.json)
+              ax=None,                        # a matplotlib Axes to draw into (None: a new figure)
+              title: str = 'Training loss',   # the plot's title
+             ):
     "The loss of every step (faint), its running mean, and the tutorial's printed averages (dots), against the step."
     import matplotlib.pyplot as plt
     h = _history_dict(history)
@@ -325,7 +329,10 @@ def plot_loss(history, ax=None, title: str = 'Training loss'):
     fig.tight_layout()
     return fig
 
-def plot_per_class(evaluation: Evaluation, ax=None, title: str = 'Accuracy per class'):
+def plot_per_class(evaluation: Evaluation,               # from `evaluate`
+                   ax=None,                              # a matplotlib Axes to draw into (None: a new figure)
+                   title: str = 'Accuracy per class',    # the plot's title
+                  ):
     "A bar per class, with the overall accuracy and chance level as lines."
     import matplotlib.pyplot as plt
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(7, 3.5))
@@ -341,7 +348,10 @@ def plot_per_class(evaluation: Evaluation, ax=None, title: str = 'Accuracy per c
     fig.tight_layout()
     return fig
 
-def plot_confusion(evaluation: Evaluation, ax=None, title: str = 'Confusion matrix (rows: true class, columns: predicted)'):
+def plot_confusion(evaluation: Evaluation,  # from `evaluate`
+                   ax=None,                 # a matplotlib Axes to draw into (None: a new figure)
+                   title: str = 'Confusion matrix (rows: true class, columns: predicted)',  # the plot's title
+                  ):
     "The confusion matrix as a heat map, each row as percentages of that class, with the counts written in."
     import matplotlib.pyplot as plt
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6.5, 5.5))
@@ -360,8 +370,13 @@ def plot_confusion(evaluation: Evaluation, ax=None, title: str = 'Confusion matr
     return fig
 
 @torch.no_grad()
-def plot_predictions(model: nn.Module, loader, classes: Optional[Sequence[str]] = None, n: int = 16,
-                     device: str | torch.device | None = None, title: Optional[str] = None):
+def plot_predictions(model: nn.Module,                          # the classifier (put in eval mode for the call)
+                     loader,                                    # yields (images, labels) mini-batches
+                     classes: Optional[Sequence[str]] = None,   # class names (default: the loader's dataset's)
+                     n: int = 16,                               # how many images to show
+                     device: str | torch.device | None = None,  # where to run the model (None: where its weights are)
+                     title: Optional[str] = None,               # the grid's title (default: how many are right)
+                    ):
     "The first `n` images of `loader` titled 'predicted (true)': green when right, red when wrong."
     from cifar_tutorial.data import show_batch
     n = _positive_int('n', n)
@@ -391,9 +406,9 @@ def save_checkpoint(path: str | Path,                 # the file to write (repla
                     result: Optional[FitResult] = None,  # with it: the optimiser, history and position, to resume
                     *,
                     dataset: Optional[str] = None,    # the run's settings, kept in the checkpoint's `meta` ...
-                    recipe: Optional[str] = None,
-                    epochs: Optional[int] = None,
-                    seed: Optional[int] = None,
+                    recipe: Optional[str] = None,     # ... the recipe's name ...
+                    epochs: Optional[int] = None,     # ... the epochs asked for ...
+                    seed: Optional[int] = None,       # ... the random seed ...
                     **extra) -> Path:                 # ... with any other settings
     "Atomically save `model`'s weights, and with `result` the optimiser, history and position, plus the run's settings."
     ckpt = dict(format=CHECKPOINT_FORMAT, model_class=type(model).__name__,
@@ -409,7 +424,8 @@ def save_checkpoint(path: str | Path,                 # the file to write (repla
 
 def load_checkpoint(path: str | Path,                 # a checkpoint file, or a run folder holding checkpoint.pth
                     model: Optional[nn.Module] = None,  # if given: checked to be the same kind and size, then loaded
-                    map_location='cpu') -> dict:
+                    map_location='cpu',               # where to put the tensors (as in `torch.load`)
+                   ) -> dict:
     "Read a checkpoint safely (`weights_only=True`); with `model`, check it is the same kind of model and load the weights."
     path = Path(path)
     if path.is_dir(): path = path / 'checkpoint.pth'
@@ -480,7 +496,8 @@ def _claim(out: Path) -> None:
         finally: tmp.unlink(missing_ok=True)
     raise RunFolderError(f"could not take the run folder '{out}': other processes keep claiming it. Choose another `out`.")
 
-def release_out_dir(out: str | Path) -> None:
+def release_out_dir(out: str | Path,  # the run folder `prepare_out_dir` claimed
+                   ) -> None:
     "Give up the claim `prepare_out_dir` made on `out` (done automatically when the process ends)."
     lock = Path(out) / LOCK_FILE
     try:
@@ -554,7 +571,9 @@ def _savefig(fig, path: Path):
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, bbox_inches='tight', format='png'))
     plt.close(fig)
 
-def json_ready(obj, digits: int = 4):
+def json_ready(obj,              # a float, or a dict / list / tuple of them (nested); anything else is kept
+               digits: int = 4,  # decimals kept
+              ):
     "`obj` with floats rounded to `digits` decimals and NaN/infinity as None, so `json.dumps` writes strict JSON."
     if isinstance(obj, float): return round(obj, digits) if math.isfinite(obj) else None
     if isinstance(obj, dict): return {k: json_ready(v, digits) for k, v in obj.items()}
@@ -567,7 +586,10 @@ def save_run(out: str | Path,                 # the run folder (created if missi
              evaluation: Evaluation,          # from `evaluate`: accuracies and confusion matrix
              *,
              test_loader=None,                # if given, predictions.png shows a batch of it
-             dataset: str, recipe: str, epochs: float, device: str,
+             dataset: str,                    # the dataset's name, as `get_dataset` reports it
+             recipe: str,                     # the recipe's name
+             epochs: float,                   # the epochs trained
+             device: str,                     # the device trained on
              wall_time_s: float,  # seconds from the start of the run until this call (the time to write the files is added)
              **extra) -> dict:    # further settings to record (seed, batch_size, lr, ...)
     "Write metrics.json, weights.pth and the plots of a finished run into `out`; return the metrics."
