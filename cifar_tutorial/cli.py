@@ -31,7 +31,7 @@ class UsageError(CifarTutorialError):
 def to_flags(message: str,                     # an error message worded in API terms, e.g. "pass `resume=True`"
              parser: argparse.ArgumentParser,  # the parser of the command that was run
             ) -> str:
-    "Turn the API terms in backticks that are flags of `parser` into those flags: `resume=True` -> --resume."
+    "Turn API terms that are flags of `parser` into those flags: `resume=True` -> --resume, verify=False -> --no-verify."
     actions = {a.dest: a for a in parser._actions if a.option_strings}
     def flag(m):
         name, value = m.group(1), m.group(2)
@@ -41,7 +41,8 @@ def to_flags(message: str,                     # an error message worded in API 
         opt = max(a.option_strings, key=len)
         if value is None or (a.nargs == 0 and value == 'True'): return opt
         return f"{opt} {value.strip(chr(39) + chr(34))}"
-    return re.sub(r"`(\w+)(?:=([^`]+))?`", flag, message)
+    message = re.sub(r"`(\w+)(?:=([^`]+))?`", flag, message)        # `name` and `name=value` in backticks
+    return re.sub(r"\b(\w+)=(True|False)\b", flag, message)          # switches written plainly: download=True
 
 # %% ../nbs/api/cli.ipynb #c008
 def add_data_args(p: argparse.ArgumentParser,  # the (sub)command's parser
