@@ -48,3 +48,29 @@ def test_not_a_tensor():
     import numpy as np
     with pytest.raises(TypeError, match='torch.Tensor'):
         Net()(np.zeros((4, 3, 32, 32), np.float32))
+
+
+def test_weight_sharing_parameters_do_not_depend_on_the_image_size():
+    # Lesson 04's file-size box: a conv filter (3 x 5 x 5 weights + 1 bias) is shared by every position,
+    # so conv1 holds 456 numbers whatever the image size -- not input size x output channels.
+    conv1 = Net().conv1
+    assert count_parameters(conv1) == 6 * (3 * 5 * 5 + 1) == 456
+    for size in (32, 64, 100):
+        assert conv1(torch.zeros(1, 3, size, size)).shape == (1, 6, size - 4, size - 4)
+        assert count_parameters(conv1) == 456
+    learners_rule = 32 * 32 * 3 * 6 + 14 * 14 * 6 * 16 + 400 * 120 + 120 * 84 + 84 * 10
+    assert learners_rule == 96_168 != count_parameters(Net())
+
+
+def test_saved_state_dict_is_the_float32_numbers_plus_a_few_kb(tmp_path):
+    # The lesson says: 62,006 float32 numbers = 248,024 bytes, plus a few KB of names and zip headers,
+    # and torch.load(..., weights_only=True) gives back a network with the same outputs.
+    torch.manual_seed(0)
+    net = Net()
+    path = tmp_path / 'cifar_net.pth'
+    torch.save(net.state_dict(), path)
+    assert 0 < path.stat().st_size - 62_006 * 4 < 10_000
+    net2 = Net()
+    net2.load_state_dict(torch.load(path, weights_only=True))
+    x = torch.randn(3, 3, 32, 32)
+    assert torch.equal(net(x), net2(x))
