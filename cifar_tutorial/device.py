@@ -1,4 +1,4 @@
-"""Choose a device, move the model and every batch to it, see why the tutorial's tiny net barely speeds up at batch 4, learn what makes a GPU fast, train a modern fast recipe, and go beyond one device with DistributedDataParallel.
+"""Get a GPU, pick a device, move the model, the inputs and the labels to it, build the optimiser after the move, time GPU code correctly, and see why the tutorial's small network hardly speeds up at batch 4.
 
 Docs: https://cifar-tutorial.github.io/cifar_tutorial/gpu.html.md"""
 
@@ -13,7 +13,7 @@ import torch
 
 # %% auto #0
 __all__ = ['DEVICE_NAMES', 'DeviceUnavailableError', 'available_devices', 'best_device', 'to_device', 'synchronize', 'Timer',
-           'is_out_of_memory', 'train_speed']
+           'train_speed', 'is_out_of_memory']
 
 # %% ../nbs/05_gpu.ipynb #c010
 class DeviceUnavailableError(RuntimeError):
@@ -31,7 +31,8 @@ def _mps_available() -> bool:
     mps = getattr(torch.backends, 'mps', None)
     return bool(mps is not None and mps.is_available())
 
-def best_device(override: str | torch.device | None = 'auto') -> torch.device:
+def best_device(override: str | torch.device | None = 'auto',  # 'auto' (or None), 'cpu', 'cuda', 'cuda:N', 'mps', or a torch.device
+               ) -> torch.device:
     "The device to train on: `override` if given and usable, else the best available (cuda, then mps, then cpu)."
     if isinstance(override, torch.device): override = str(override)
     name = 'auto' if override is None else str(override).strip().lower()
@@ -65,7 +66,10 @@ def best_device(override: str | torch.device | None = 'auto') -> torch.device:
                      f"(available here: {have}).")
 
 # %% ../nbs/05_gpu.ipynb #c015
-def to_device(obj, device: str | torch.device, non_blocking: bool = False):
+def to_device(obj,                                  # a tensor, or lists, tuples, namedtuples and dicts holding tensors
+              device: str | torch.device,           # where to move them (a dtype works too, as with `Tensor.to`)
+              non_blocking: bool = False,           # let a copy from pinned host memory overlap with GPU work
+             ):
     "Return `obj` with every tensor inside it (lists, tuples, namedtuples, dicts, nested) moved to `device`."
     if isinstance(obj, torch.Tensor): return obj.to(device, non_blocking=non_blocking)
     move = lambda o: to_device(o, device, non_blocking)
@@ -80,7 +84,8 @@ def to_device(obj, device: str | torch.device, non_blocking: bool = False):
     return obj   # numbers, strings, None, ...: nothing to move
 
 # %% ../nbs/05_gpu.ipynb #c023
-def synchronize(device: str | torch.device | None = None) -> None:
+def synchronize(device: str | torch.device | None = None,  # the device to wait for (None: `best_device()`)
+               ) -> None:
     "Wait until every operation queued on `device` has finished (a no-op on the CPU)."
     dev = torch.device(device) if device is not None else best_device()
     if dev.type == 'cuda': torch.cuda.synchronize(dev)
@@ -88,7 +93,10 @@ def synchronize(device: str | torch.device | None = None) -> None:
 
 class Timer:
     "Context manager that measures wall time in seconds, waiting for `device` to finish its queued work at both ends."
-    def __init__(self, device: str | torch.device | None = 'cpu', name: str = ''):
+    def __init__(self,
+                 device: str | torch.device | None = 'cpu',  # the device whose queued work to wait for
+                 name: str = '',                             # a label for the printed result
+                ):
         self.device, self.name, self.elapsed = torch.device(device or 'cpu'), name, None
     def __enter__(self):
         synchronize(self.device)
@@ -102,19 +110,20 @@ class Timer:
         t = 'running' if self.elapsed is None else f"{self.elapsed:.4f} s"
         return f"Timer({self.name + ': ' if self.name else ''}{t} on {self.device})"
 
-# %% ../nbs/05_gpu.ipynb #c027
-def is_out_of_memory(e: BaseException) -> bool:
-    "True when `e` says the device (GPU or CPU) ran out of memory."
-    oom = getattr(torch.cuda, 'OutOfMemoryError', None)
-    if oom is not None and isinstance(e, oom): return True
-    msg = str(e).lower()
-    return isinstance(e, (RuntimeError, MemoryError)) and (
-        isinstance(e, MemoryError) or 'out of memory' in msg or 'not enough memory' in msg or 'failed to allocate' in msg)
-
 # %% ../nbs/05_gpu.ipynb #c029
-def train_speed(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int,
-                device: str | torch.device = 'cpu', data_on_device: bool = True, steps: int = 20, warmup: int = 3,
-                amp: bool = False, channels_last: bool = False, compile: bool = False, lr: float = 0.001) -> dict:
+def train_speed(model: torch.nn.Module,             # the network to time; a copy is trained, `model` stays as it is
+                images: torch.Tensor,               # training images, N x 3 x H x W, at least `batch_size` of them
+                labels: torch.Tensor,               # their class indices, N
+                batch_size: int,                    # images per training step
+                device: str | torch.device = 'cpu', # where to train: 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'
+                data_on_device: bool = True,        # copy all images to the device once (True) or each batch (False)
+                steps: int = 20,                    # timed training steps
+                warmup: int = 3,                    # untimed steps first (memory allocation, kernel choice, compiling)
+                amp: bool = False,                  # bf16 autocast (lesson 06)
+                channels_last: bool = False,        # channels-last memory format (lesson 06)
+                compile: bool = False,              # torch.compile the copy (lesson 06)
+                lr: float = 0.001,                  # SGD learning rate (momentum 0.9)
+               ) -> dict:
     "Training images per second of a copy of `model` (SGD steps) at `batch_size`, with the data moved once or per batch."
     if batch_size < 1 or steps < 1: raise ValueError(f"batch_size and steps must be at least 1, got {batch_size}, {steps}")
     if len(images) < batch_size: raise ValueError(f"need at least {batch_size} images for one batch, got {len(images)}")
@@ -139,3 +148,13 @@ def train_speed(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tens
         for i in range(steps): step(warmup + i)
     return dict(images_per_s=steps * batch_size / t.elapsed, step_ms=1000 * t.elapsed / steps, warmup_s=tw.elapsed,
                 batch_size=batch_size, device=str(dev), data_on_device=data_on_device)
+
+# %% ../nbs/05_gpu.ipynb #c027
+def is_out_of_memory(e: BaseException,  # an exception caught around training or evaluation
+                    ) -> bool:
+    "True when `e` says the device (GPU or CPU) ran out of memory."
+    oom = getattr(torch.cuda, 'OutOfMemoryError', None)
+    if oom is not None and isinstance(e, oom): return True
+    msg = str(e).lower()
+    return isinstance(e, (RuntimeError, MemoryError)) and (
+        isinstance(e, MemoryError) or 'out of memory' in msg or 'not enough memory' in msg or 'failed to allocate' in msg)

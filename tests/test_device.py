@@ -118,6 +118,24 @@ def test_train_speed_runs_and_checks_input():
         train_speed(net, x, y, 32, 'cpu')
 
 
+@pytest.mark.parametrize('switches', [dict(channels_last=True), dict(amp=True), dict(amp=True, channels_last=True)])
+def test_train_speed_switches_of_lesson_06_run_on_cpu(switches):
+    from cifar_tutorial.models import Net
+    x, y = torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))
+    net = Net()
+    before = [p.clone() for p in net.parameters()]
+    r = train_speed(net, x, y, 4, 'cpu', steps=1, warmup=1, **switches)
+    assert r['images_per_s'] > 0 and r['step_ms'] > 0 and r['data_on_device'] is True
+    assert all(torch.equal(a, b) for a, b in zip(before, net.parameters()))   # the switches leave the model alone too
+
+
+def test_train_speed_refuses_zero_steps():
+    from cifar_tutorial.models import Net
+    x, y = torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))
+    with pytest.raises(ValueError, match='at least 1'):
+        train_speed(Net(), x, y, 4, 'cpu', steps=0)
+
+
 @cuda
 def test_cuda_best_device_and_moves():
     assert best_device() == torch.device('cuda')
