@@ -34,7 +34,9 @@ except ModuleNotFoundError:  # Python 3.10
 ROOT = Path(__file__).resolve().parents[1]
 # Which notebooks get the cell, relative to the repository root: the lessons and their solutions, and the same
 # files of a translation under nbs/ko/ once it exists.
-NOTEBOOK_GLOBS = ("nbs/0*.ipynb", "nbs/solutions/*.ipynb", "nbs/ko/0*.ipynb", "nbs/ko/solutions/*.ipynb")
+# The English lessons and solutions. The Korean ones in nbs/ko are generated from them by tools/i18n.py, which
+# copies this cell (with its comments translated) and whose gate proves their code equals the English code.
+NOTEBOOK_GLOBS = ("nbs/0*.ipynb", "nbs/solutions/*.ipynb")
 GPU_LESSONS = ("05_", "06_")  # notebooks whose file name starts with one of these want a GPU runtime on Colab
 SOURCE_ENV = "CIFAR_TUTORIAL_INSTALL_SOURCE"  # overrides the install source (a path, a wheel or a pip URL)
 MARKER = "# Written by tools/colab_setup.py"  # the line that identifies the set-up cell
