@@ -8,6 +8,7 @@ Docs: https://cifar-tutorial.github.io/cifar_tutorial/api/cli.html.md"""
 from __future__ import annotations
 
 import argparse
+import errno
 import math
 import os
 import re
@@ -20,9 +21,9 @@ from . import __version__
 from .core import CifarTutorialError
 
 # %% auto #0
-__all__ = ['BOUNDS', 'OPEN_LOW', 'OPEN_HIGH', 'TUTORIAL_RECIPE', 'DEFAULT_SAMPLES', 'UsageError', 'to_flags', 'add_data_args',
-           'check_bounds', 'cmd_data', 'cmd_train', 'fast_seeds_parser', 'fast_seeds_main', 'ddp_parser', 'ddp_main',
-           'build_parser', 'run', 'main']
+__all__ = ['BOUNDS', 'OPEN_LOW', 'OPEN_HIGH', 'TUTORIAL_RECIPE', 'DEFAULT_SAMPLES', 'OS_HINTS', 'UsageError', 'to_flags',
+           'add_data_args', 'check_bounds', 'cmd_data', 'cmd_train', 'fast_seeds_parser', 'fast_seeds_main',
+           'ddp_parser', 'ddp_main', 'build_parser', 'os_message', 'run', 'main']
 
 # %% ../nbs/api/cli.ipynb #c005
 class UsageError(CifarTutorialError):
@@ -140,6 +141,12 @@ def _settings(args, ckpt: dict | None) -> dict:
     if m.get('recipe') != 'tutorial':
         raise UsageError(f"the run in '{args.out}' used the {m.get('recipe')} recipe; it cannot be resumed with this command.")
     s = {k: m.get(k) for k in ('epochs', 'batch_size', 'lr', 'momentum', 'seed', 'loader', 'n_train', 'n_test', 'dataset', 'root', 'verify')}
+    kinds = dict(epochs=int, batch_size=int, lr=(int, float), momentum=(int, float), seed=int, loader=str, dataset=str,
+                 root=str, verify=bool, n_train=(int, type(None)), n_test=(int, type(None)))
+    bad = [k for k, t in kinds.items() if not isinstance(s[k], t) or (isinstance(s[k], bool) and t is not bool)]
+    if bad:
+        raise UsageError(f"the checkpoint in '{args.out}' lacks or has damaged settings ({', '.join(bad)}), so the run "
+                         "cannot be continued exactly; start a new run in another folder.")
     for k, v in given.items():
         if v is not None and k != 'epochs' and v != s[k]:
             raise UsageError(f"the run in '{args.out}' was started with --{k.replace('_', '-')} {s[k]}, not {v}; "
@@ -454,6 +461,17 @@ def _command_warning(command: str):
         print(f"{command}: warning: {message}", file=file or sys.stderr, flush=True)
     return show
 
+OS_HINTS = {errno.ENOSPC: 'free some space or write somewhere else', errno.EDQUOT: 'free some space or write somewhere else',
+            errno.EROFS: 'choose a place that is not read-only', errno.EACCES: 'choose a path you may write to',
+            errno.EPERM: 'choose a path you may write to'}
+
+def os_message(e: OSError,  # an error from the operating system (or the package's own FileNotFoundError)
+              ) -> str:
+    "One line for an operating-system error: what happened, to which file, and what to do."
+    if not e.strerror: return str(e)                       # the package's own FileNotFoundError etc. say it all
+    where = f" ('{e.filename}')" if e.filename else ''
+    return f"{e.strerror}{where}: {OS_HINTS.get(e.errno, 'check the path and try again')}."
+
 def run(parser: argparse.ArgumentParser,  # parses `argv`
         func,                             # called with the parsed options; returns the exit status (None: 0)
         argv,                             # the arguments (None: sys.argv[1:])
@@ -471,7 +489,7 @@ def run(parser: argparse.ArgumentParser,  # parses `argv`
         print('interrupted', file=sys.stderr); return 130
     except (CifarTutorialError, OSError) as e:
         if getattr(args, 'debug', False): raise
-        msg = to_flags(str(e), sub_parser or parser).replace('\n', ' ')
+        msg = to_flags(os_message(e) if isinstance(e, OSError) else str(e), sub_parser or parser).replace('\n', ' ')
         print(f"{name}: error: {msg}", file=sys.stderr); return 2
 
 def main(argv=None,  # the arguments (None: sys.argv[1:])

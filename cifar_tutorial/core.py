@@ -34,7 +34,8 @@ def is_temp_file(path: str | Path,  # any file name (only the name is looked at)
                 ) -> bool:
     "True for a temporary file left by `atomic_write` (for example by a process that was killed while saving)."
     name = Path(path).name
-    return name.startswith('.') and TEMP_MARK in name
+    head, mark, pid = name.rpartition(TEMP_MARK)
+    return name.startswith('.') and bool(mark) and pid.isdigit()
 
 # %% ../nbs/api/core.ipynb #c011
 @contextmanager

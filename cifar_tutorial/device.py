@@ -11,13 +11,18 @@ from typing import Callable, Optional
 
 import torch
 
+from .core import CifarTutorialError
+
 # %% auto #0
-__all__ = ['DEVICE_NAMES', 'DeviceUnavailableError', 'available_devices', 'best_device', 'to_device', 'synchronize', 'Timer',
-           'train_speed', 'is_out_of_memory']
+__all__ = ['DEVICE_NAMES', 'DeviceUnavailableError', 'UnknownDeviceError', 'available_devices', 'best_device', 'to_device',
+           'synchronize', 'Timer', 'train_speed', 'is_out_of_memory']
 
 # %% ../nbs/05_gpu.ipynb #c010
-class DeviceUnavailableError(RuntimeError):
+class DeviceUnavailableError(CifarTutorialError, RuntimeError):
     "Raised when the device asked for exists in PyTorch but not on this machine."
+
+class UnknownDeviceError(CifarTutorialError, ValueError):
+    "Raised for a device name this course does not know (a typo, or a device such as 'tpu')."
 
 DEVICE_NAMES = ('auto', 'cpu', 'cuda', 'cuda:N', 'mps')
 
@@ -42,7 +47,7 @@ def best_device(override: str | torch.device | None = 'auto',  # 'auto' (or None
         return torch.device('cpu')
     try: dev = torch.device(name)
     except (RuntimeError, ValueError):
-        raise ValueError(f"unknown device '{override}': choose one of {', '.join(DEVICE_NAMES)} "
+        raise UnknownDeviceError(f"unknown device '{override}': choose one of {', '.join(DEVICE_NAMES)} "
                          f"(available here: {', '.join(available_devices())}).") from None
     have = ', '.join(available_devices())
     if dev.type == 'cpu': return dev
@@ -50,7 +55,7 @@ def best_device(override: str | torch.device | None = 'auto',  # 'auto' (or None
         if not torch.cuda.is_available():
             raise DeviceUnavailableError(
                 f"device '{override}' was asked for, but CUDA is not available on this machine (no NVIDIA GPU, or a "
-                f"CPU-only PyTorch build). Available: {have}. Use --device cpu (device='cpu') or --device auto.")
+                f"CPU-only PyTorch build). Available: {have}. Use `device=cpu` or `device=auto`.")
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             raise DeviceUnavailableError(
                 f"device '{override}' does not exist: this machine has {torch.cuda.device_count()} CUDA device(s), "
@@ -60,9 +65,9 @@ def best_device(override: str | torch.device | None = 'auto',  # 'auto' (or None
         if not _mps_available():
             raise DeviceUnavailableError(
                 f"device '{override}' was asked for, but MPS (Apple-silicon GPU) is not available on this machine. "
-                f"Available: {have}. Use --device cpu (device='cpu') or --device auto.")
+                f"Available: {have}. Use `device=cpu` or `device=auto`.")
         return dev
-    raise ValueError(f"unsupported device '{override}': this course runs on {', '.join(DEVICE_NAMES)} "
+    raise UnknownDeviceError(f"unsupported device '{override}': this course runs on {', '.join(DEVICE_NAMES)} "
                      f"(available here: {have}).")
 
 # %% ../nbs/05_gpu.ipynb #c015

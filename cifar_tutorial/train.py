@@ -534,9 +534,6 @@ def prepare_out_dir(out: str | Path | None = None,  # the run folder; None: a ne
         raise RunFolderError(f"`out` '{out}' is a symbolic link to something that does not exist; give a real folder.")
     if out.exists() and not out.is_dir():
         raise RunFolderError(f"`out` '{out}' exists and is not a folder; give a folder for the run's files.")
-    if resume and not (out / 'checkpoint.pth').is_file():
-        raise FileNotFoundError(f"no checkpoint to resume in '{out}' (no checkpoint.pth there). "
-                                "Check `out`, or start a new run without `resume=True`.")
     created = not out.exists()
     def undo():                                      # leave nothing behind: no claim, no folder we made
         release_out_dir(out)
@@ -548,14 +545,17 @@ def prepare_out_dir(out: str | Path | None = None,  # the run folder; None: a ne
         undo()
         raise RunFolderError(f"cannot use '{out}' as a run folder ({e.strerror or e}). Choose a folder you can write to.") from None
     try:
-        stale = [p for p in out.iterdir() if is_temp_file(p)]
-        for p in stale: p.unlink()                 # half-written files of a run that was killed while saving
-        if stale: warnings.warn(f"removed {len(stale)} unfinished temporary file(s) left in '{out}' by a run that "
-                                "was stopped while saving; the finished files are unchanged.", stacklevel=2)
+        if resume and not (out / 'checkpoint.pth').is_file():     # checked once the folder is ours: a live run says so first
+            raise FileNotFoundError(f"no checkpoint to resume in '{out}' (no checkpoint.pth there). "
+                                    "Check `out`, or start a new run without `resume=True`.")
         held = _held_files(out)
         if held and not resume:
             raise RunFolderError(f"`out` '{out}' already holds files ({', '.join(held[:4])}{', ...' if len(held) > 4 else ''}); "
                                  "nothing was changed. Choose a new folder, or pass `resume=True` to continue the run in it.")
+        stale = [p for p in out.iterdir() if is_temp_file(p) and not _alive(int(p.name.rpartition('-')[2]))]
+        for p in stale: p.unlink()                 # half-written files of a run that was killed while saving
+        if stale: warnings.warn(f"removed {len(stale)} unfinished temporary file(s) left in '{out}' by a run that "
+                                "was stopped while saving; the finished files are unchanged.", stacklevel=2)
         try: _check_space(out, need_bytes)
         except OSError as e:
             raise RunFolderError(f"cannot write in '{out}' ({e.strerror or e}); nothing was trained. "

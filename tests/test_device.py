@@ -35,7 +35,7 @@ def test_unknown_name_is_a_clear_value_error(name):
 def test_missing_cuda_says_what_is_available(monkeypatch):
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
     monkeypatch.setattr(D, '_mps_available', lambda: False)
-    with pytest.raises(DeviceUnavailableError, match=r"CUDA is not available.*Available: cpu.*--device cpu"):
+    with pytest.raises(DeviceUnavailableError, match=r"CUDA is not available.*Available: cpu.*`device=cpu`"):
         best_device('cuda')
     with pytest.raises(DeviceUnavailableError, match='CUDA is not available'):
         best_device('cuda:1')
@@ -43,7 +43,7 @@ def test_missing_cuda_says_what_is_available(monkeypatch):
 
 def test_missing_mps_says_what_is_available(monkeypatch):
     monkeypatch.setattr(D, '_mps_available', lambda: False)
-    with pytest.raises(DeviceUnavailableError, match=r"MPS.*not available.*--device cpu"):
+    with pytest.raises(DeviceUnavailableError, match=r"MPS.*not available.*`device=cpu`"):
         best_device('mps')
 
 

@@ -402,7 +402,7 @@ def test_fit_refuses_an_unknown_device(data, name):
 @pytest.mark.skipif(torch.cuda.is_available(), reason='this machine has a GPU')
 def test_fit_refuses_cuda_on_a_machine_without_it(data):
     net = Net()
-    with pytest.raises((ValueError, RuntimeError), match="not available on this machine.*--device cpu"):
+    with pytest.raises((ValueError, RuntimeError), match="not available on this machine.*`device=cpu`"):
         fit(net, loader(data[0]), device='cuda', progress=False)
     with pytest.raises((ValueError, RuntimeError), match="not available on this machine"):
         evaluate(net, loader(data[1]), device='cuda')
