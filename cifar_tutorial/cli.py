@@ -70,11 +70,12 @@ def check_bounds(args: argparse.Namespace,  # parsed options; those named in `BO
         if v is None: continue
         flag = '--' + name.replace('_', '-')
         if isinstance(v, float) and not math.isfinite(v): raise UsageError(f"{flag} must be a finite number, got {v}.")
-        low_ok = v > lo if name in OPEN_LOW else v >= lo
-        high_ok = v < hi if name in OPEN_HIGH else v <= hi
-        if not (low_ok and high_ok):
-            rng = f"{'above' if name in OPEN_LOW else 'at least'} {lo:g} and {'below' if name in OPEN_HIGH else 'at most'} {hi:g}"
-            raise UsageError(f"{flag} must be {rng}, got {v:g}.")
+        num = lambda x: f"{x:,}" if isinstance(x, int) else f"{x:g}"
+        if name in OPEN_HIGH and not (lo <= v < hi):
+            raise UsageError(f"{flag} must be at least {num(lo)} and below {num(hi)}, got {num(v)}.")
+        if not (v > lo if name in OPEN_LOW else v >= lo):
+            raise UsageError(f"{flag} must be {'greater than' if name in OPEN_LOW else 'at least'} {num(lo)}, got {num(v)}.")
+        if v > hi: raise UsageError(f"{flag} must be at most {num(hi)}, got {num(v)}.")
 
 # %% ../nbs/api/cli.ipynb #c011
 def _check_out_file(out: Path):
@@ -113,7 +114,8 @@ DEFAULT_SAMPLES = 'runs/samples.png'
 
 def _check_train_args(args):
     "Refuse impossible settings before any work, with the flag's name in the message."
-    check_bounds(args)
+    if args.epochs is not None and not math.isfinite(args.epochs):
+        raise UsageError(f"--epochs must be a number such as 2, got {args.epochs}.")
     fast_only = [f for f, v in (('--size', args.size), ('--tta', args.tta), ('--compile', args.compile)) if v]
     if fast_only and args.recipe != 'fast':
         raise UsageError(f"{', '.join(fast_only)} only apply to the fast recipe: add --recipe fast, or leave them out.")
@@ -124,6 +126,7 @@ def _check_train_args(args):
             raise UsageError(f"--epochs must be a whole number for the tutorial recipe, got {e:g}; "
                              "fractions of an epoch work with --recipe fast.")
         args.epochs = int(e)
+    check_bounds(args)
     if args.recipe == 'fast' and args.resume:
         raise UsageError("the fast recipe has no checkpoints to resume (a run takes seconds on a GPU, minutes on a CPU); "
                          "start a new run without --resume.")

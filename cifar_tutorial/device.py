@@ -47,7 +47,7 @@ def best_device(override: str | torch.device | None = 'auto',  # 'auto' (or None
         return torch.device('cpu')
     try: dev = torch.device(name)
     except (RuntimeError, ValueError):
-        raise UnknownDeviceError(f"unknown device '{override}': choose one of {', '.join(DEVICE_NAMES)} "
+        raise UnknownDeviceError(f"unknown device '{override}': choose `device` from {', '.join(DEVICE_NAMES)} "
                          f"(available here: {', '.join(available_devices())}).") from None
     have = ', '.join(available_devices())
     if dev.type == 'cpu': return dev

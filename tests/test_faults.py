@@ -270,3 +270,33 @@ def test_resume_is_exact_for_both_loaders_interrupted_in_epoch_2(kind):
     net = Net(); net.load_state_dict(part.model.state_dict())
     done = fit(net, make(), epochs=2, progress=False, print_every=0, resume=ck)               # a fresh loader, as after a restart
     assert done.history.step_loss == full.history.step_loss
+
+
+def test_a_refused_folder_keeps_every_file_even_look_alike_temporaries(tmp_path):
+    out = tmp_path / 'D'; out.mkdir()
+    (out / 'report.txt').write_text('mine'); (out / '.notes.tmp-draft').write_text('also mine')
+    rc, err = in_process('train', *SMALL, '--out', str(out))
+    assert rc == 2 and 'already holds files' in err[0]
+    assert sorted(p.name for p in out.iterdir()) == ['.notes.tmp-draft', 'report.txt']
+
+
+@pytest.mark.parametrize('damage', [dict(drop=('lr', 'seed', 'loader')), dict(set={'lr': 'abc'})])
+def test_damaged_checkpoint_settings_are_one_line(small, tmp_path, damage):
+    out = tmp_path / 'run'; out.mkdir()
+    seed_everything(0)
+    part = fit(Net(), SigintAt(FastLoader(small[0], 4, seed=0), at=20), epochs=2, progress=False, print_every=0)
+    meta = dict(batch_size=4, lr=0.001, momentum=0.9, loader='fast', n_train=200, n_test=60, root='data', verify=True)
+    for k in damage.get('drop', ()): meta.pop(k, None)
+    meta.update(damage.get('set', {}))
+    save_checkpoint(out / 'checkpoint.pth', part.model, part, dataset='synthetic', recipe='tutorial', epochs=2,
+                    seed=None if 'seed' in damage.get('drop', ()) else 0, **meta)
+    rc, err = in_process('train', '--out', str(out), '--resume', '--no-progress')
+    assert rc == 2 and len(err) == 1 and 'damaged settings' in err[0], err
+
+
+@pytest.mark.parametrize('device', ['cuda', 'cuda:7', 'tpu'])
+def test_devices_this_machine_lacks_are_one_line(device, tmp_path):
+    if torch.cuda.is_available(): pytest.skip('this machine has CUDA')
+    rc, err = in_process('train', *SMALL, '--device', device, '--out', str(tmp_path / 'r'))
+    assert rc == 2 and len(err) == 1 and '--device' in err[0], err
+    assert not (tmp_path / 'r').exists()
