@@ -7,7 +7,6 @@ Docs: https://cifar-tutorial.github.io/cifar_tutorial/gpu.html.md"""
 # %% ../nbs/05_gpu.ipynb #c004
 from __future__ import annotations
 import copy, time
-from typing import Callable, Optional
 
 import torch
 
