@@ -13,6 +13,8 @@ from cifar_tutorial import cli
 from cifar_tutorial.lenet import LeNet
 from cifar_tutorial.train import load_checkpoint, save_checkpoint
 
+pytestmark = pytest.mark.slow   # starts whole programs (training, torchrun, benchmarks): `make quick` leaves it out
+
 EXE = Path(sys.executable).with_name('cifar-tutorial')   # the console script that `pip install -e .` made
 SMALL = ['--dataset', 'synthetic', '--n-train', '200', '--n-test', '60', '--epochs', '1', '--no-progress']
 ENV = dict(os.environ, PYTHONUNBUFFERED='1')

@@ -12,6 +12,8 @@ import torch
 from cifar_tutorial import ddp
 from cifar_tutorial.ddp import ddp_backend, ddp_device, shard_indices
 
+pytestmark = pytest.mark.slow   # starts whole programs (training, torchrun, benchmarks): `make quick` leaves it out
+
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a CUDA GPU')
 ENV = {**os.environ, 'OMP_NUM_THREADS': '1'}
 

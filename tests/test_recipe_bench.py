@@ -1,5 +1,9 @@
 "Smoke test of bench/recipe_bench.py: both programs run on a little offline data and the summary adds up (no timing targets)."
 
+import pytest
+
+pytestmark = pytest.mark.slow   # starts whole programs (training, torchrun, benchmarks): `make quick` leaves it out
+
 
 def test_recipe_bench_smoke(load_bench, tmp_path, capsys):
     out = tmp_path / 'bench.json'

@@ -4,6 +4,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow   # starts whole programs (training, torchrun, benchmarks): `make quick` leaves it out
+
 BENCH = Path(__file__).resolve().parents[1] / 'bench' / 'train_bench.py'
 
 
