@@ -58,22 +58,34 @@ def _src(cell) -> str:
     return ''.join(s) if isinstance(s, list) else s
 
 
+def _page(nb):  # (notebook path relative to nbs/, repo_info) for a notebook of the site, else None
+    "Where notebook `nb` (as nbdev's processors get it) lies in nbs/, and the repository's settings."
+    path = getattr(nb, 'path_', None)
+    if path is None: return None
+    path = Path(path).resolve()
+    info = repo_info(path.parent)
+    try: return path.relative_to(Path(info['nbs_path']).resolve()), info
+    except ValueError: return None
+
+
+def _put_on_top(nb, markdown: str):
+    "Insert a markdown cell at the top of the page, after its front matter."
+    from fastcore.nbio import mk_cell
+    cells = nb.cells
+    at = 1 if cells and cells[0].cell_type == 'raw' and _src(cells[0]).startswith('---') else 0
+    cells.insert(at, mk_cell(markdown, 'markdown'))
+
+
 class ColabBadge:
     "Doc processor: put the Colab badge at the top of a lesson or solution page (after its front matter)."
     def __init__(self, nb): self.nb = nb
 
     def end(self):
-        path = getattr(self.nb, 'path_', None)
-        if path is None: return
-        path = Path(path).resolve()
-        info = repo_info(path.parent)
-        try: rel = path.relative_to(Path(info['nbs_path']).resolve())
-        except ValueError: return
-        cells = self.nb.cells
-        if not wants_badge(rel) or any(c.cell_type == 'markdown' and 'colab-badge' in _src(c) for c in cells): return
-        from fastcore.nbio import mk_cell
-        at = 1 if cells and cells[0].cell_type == 'raw' and _src(cells[0]).startswith('---') else 0
-        cells.insert(at, mk_cell(colab_badge(rel, info), 'markdown'))
+        page = _page(self.nb)
+        if page is None: return
+        rel, info = page
+        if not wants_badge(rel) or any(c.cell_type == 'markdown' and 'colab-badge' in _src(c) for c in self.nb.cells): return
+        _put_on_top(self.nb, colab_badge(rel, info))
 
 
 # ---- a link to the same page in the other language
@@ -90,21 +102,14 @@ class LanguageLink:
     def __init__(self, nb): self.nb = nb
 
     def end(self):
-        path = getattr(self.nb, 'path_', None)
-        if path is None: return
-        path = Path(path).resolve()
-        info = repo_info(path.parent)
-        nbs = Path(info['nbs_path']).resolve()
-        try: rel = path.relative_to(nbs)
-        except ValueError: return
+        page = _page(self.nb)
+        if page is None: return
+        rel, info = page
         other, text = twin(rel)
-        cells = self.nb.cells
-        if not (nbs / other).exists() or any('lang-link' in _src(c) for c in cells): return
+        if not (Path(info['nbs_path']) / other).exists() or any('lang-link' in _src(c) for c in self.nb.cells): return
         href = '../' * (len(rel.parts) - 1) + other.as_posix()   # the build turns .ipynb links into the page's URL
-        from fastcore.nbio import mk_cell
-        at = 1 if cells and cells[0].cell_type == 'raw' and _src(cells[0]).startswith('---') else 0
         lang = 'en' if text == 'English' else 'ko'
-        cells.insert(at, mk_cell(f'<a class="lang-link" hreflang="{lang}" href="{href}">{text}</a>', 'markdown'))
+        _put_on_top(self.nb, f'<a class="lang-link" hreflang="{lang}" href="{href}">{text}</a>')
 
 
 # ---- classes shown as classes
