@@ -11,7 +11,7 @@ from pathlib import Path
 import polib
 import pytest
 
-from cifar_tutorial._nbdev_procs import SkipTranslations
+from cifar_tutorial._nbdev_procs import SkipTranslations, is_translation
 
 ROOT = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("i18n", ROOT / "tools" / "i18n.py")
@@ -57,7 +57,7 @@ def test_korean_cells_pair_with_english(nb):
     eng, ko = i18n.read_nb(nb), i18n.read_nb(PATHS.korean(nb))
     ko_cells = [c for c in ko["cells"] if c.get("id") != i18n.NOTE_ID]
     assert [(c["cell_type"], c.get("id")) for c in ko_cells] == [(c["cell_type"], c.get("id")) for c in eng["cells"]]
-    assert i18n.is_translation(ko) and not i18n.is_translation(eng)
+    assert is_translation(ko) and not is_translation(eng)
     for e, k in zip(eng["cells"], ko_cells):
         if e["cell_type"] == "markdown":
             assert HANGUL.search(i18n.src(k)), f"markdown cell {k.get('id')} has no Hangul"

@@ -211,7 +211,7 @@ def test_other_errors_pass_through(tiny_data, monkeypatch):
 
 def test_missing_cuda_is_refused_clearly(monkeypatch):
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
-    with pytest.raises(RuntimeError, match='--device cpu'):
+    with pytest.raises(RuntimeError, match='`device=cpu`'):
         FastRecipe(fast_config('tiny'), 'cuda')
 
 
