@@ -109,7 +109,7 @@ class LanguageLink:
         if not (Path(info['nbs_path']) / other).exists() or any('lang-link' in _src(c) for c in self.nb.cells): return
         href = '../' * (len(rel.parts) - 1) + other.as_posix()   # the build turns .ipynb links into the page's URL
         lang = 'en' if text == 'English' else 'ko'
-        _put_on_top(self.nb, f'<a class="lang-link" hreflang="{lang}" href="{href}">{text}</a>')
+        _put_on_top(self.nb, f'<span class="lang-link" lang="{lang}">[{text}]({href})</span>')   # a markdown link: both builds turn it into the page's URL
 
 
 # ---- classes shown as classes
