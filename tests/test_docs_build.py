@@ -125,10 +125,11 @@ def test_quarto_yml_links_match_pyproject():
     assert gh and gh == {repo}, f"_quarto.yml links to {gh}, pyproject.toml says {repo}: change both"
 
 
-def test_navbar_lists_the_six_lessons():
+def test_navbar_lists_the_seven_lessons():
+    "00-05 and the optional 06."
     cfg = yaml.safe_load((ROOT / "nbs" / "_quarto.yml").read_text())
     hrefs = [h for h, _ in db.navbar_lessons(cfg)]
-    assert len(hrefs) == 6 and all(db.wants_badge(h) and "/" not in h for h in hrefs), hrefs
+    assert len(hrefs) == 7 and all(db.wants_badge(h) and "/" not in h for h in hrefs), hrefs
 
 
 def test_quarto_renders_maths_without_a_script():
@@ -247,7 +248,7 @@ def test_prepare_bridges_nbdev_to_smalldocs(tmp_path):
     done = db.prepare(proc, tmp_path / "work", tmp_path / "_docs", INFO, nbs)
     work = tmp_path / "work"
     assert (work / "tensors.ipynb").exists() and not (work / "00_tensors.ipynb").exists()
-    assert sorted(done["stubs"]) == ["01_autograd.ipynb", "02_nn_module.ipynb", "03_sgd.ipynb", "04_cifar_classifier.ipynb", "05_gpu.ipynb"]
+    assert sorted(done["stubs"]) == ["01_autograd.ipynb", "02_nn_module.ipynb", "03_sgd.ipynb", "04_cifar_classifier.ipynb", "05_gpu.ipynb", "06_going_fast.ipynb"]
     assert (work / "gpu.qmd").exists()
     lesson = json.loads((work / "tensors.ipynb").read_text())
     assert "output-file" not in lesson["cells"][0]["source"]
