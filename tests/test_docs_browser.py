@@ -21,6 +21,7 @@ import functools
 import http.server
 import importlib.util
 import os
+import re
 import shutil
 import sys
 import threading
@@ -177,8 +178,10 @@ PAGE_CHECKS = r"""() => {
 }"""
 
 
-def check_pages(ctx, base, start, problems, crawl=True):
-    "Visit `start` (and, with `crawl`, every page the navigation links to); add what is wrong to `problems`."
+def check_pages(ctx, base, start, problems, crawl=True, lang_links=None):
+    """Visit `start` (and, with `crawl`, every page the navigation links to, each page's link to its twin in the other
+    language, and the Korean pages the Korean pages link to); add what is wrong to `problems`; record each page's
+    language link in `lang_links` (page URL -> twin URL)."""
     page = ctx.new_page()
     page.on("console", lambda m: m.type == "error" and problems.append(f"{page.url}: console error: {m.text}"))
     page.on("pageerror", lambda e: problems.append(f"{page.url}: script error: {e}"))
@@ -199,17 +202,36 @@ def check_pages(ctx, base, start, problems, crawl=True):
         problems += [f"{url}: broken image {b}" for b in bad]
         problems += [f"{url}: {p}" for p in page.evaluate(PAGE_CHECKS)]
         links += [(url, h) for h in page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)") if h.startswith(base)]
+        twin = page.eval_on_selector_all(".lang-link a[href]", "els => els.map(e => e.href)")
+        if lang_links is not None and twin:
+            lang_links[url] = urldefrag(twin[0])[0]
         if crawl:
             hrefs = page.eval_on_selector_all("#quarto-header a[href], #quarto-sidebar a[href], nav.navbar a[href]", "els => els.map(e => e.href)")
+            hrefs += twin
+            if urlparse(url).path.startswith("/ko/"):   # the Korean pages reach each other from their text (home, glossary)
+                hrefs += [h for h in page.eval_on_selector_all("main a[href]", "els => els.map(e => e.href)") if urlparse(h).path.startswith("/ko/")]
             queue += sorted({urldefrag(h)[0] for h in hrefs if h.startswith(base) and urlparse(h).path.endswith((".html", "/"))} - seen)
     page.close()
     return seen, ids, links
 
 
 def test_docs_site_in_browser(site, server, browser, docs_build):
-    base, problems = server, []
+    base, problems, lang_links = server, [], {}
     ctx = offline_context(browser, base, problems)
-    seen, ids, links = check_pages(ctx, base, base + "index.html", problems)
+    seen, ids, links = check_pages(ctx, base, base + "index.html", problems, lang_links=lang_links)
+
+    # every page with a twin in the other language links to it, and the twin links back; every Korean page was visited
+    for url, twin in sorted(lang_links.items()):
+        if lang_links.get(twin) != url:
+            problems.append(f"{url}: its language link goes to {twin}, whose language link goes to {lang_links.get(twin)}")
+    korean = {"/ko/" + re.sub(r"(^|/)\d+_", r"\1", p.relative_to(ROOT / "nbs" / "ko").with_suffix(".html").as_posix())
+              for p in (ROOT / "nbs" / "ko").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts}   # 00_tensors -> tensors.html
+    visited = {urlparse(u).path for u in seen}
+    pages = {k for k in korean if (site / k.lstrip("/")).exists()}
+    assert pages == korean, f"Korean notebooks without a page on the site: {sorted(korean - pages)}"
+    for k in sorted(korean - visited):
+        problems.append(f"Korean page {k} is not reachable (no language link or Korean link leads to it)")
+    assert len([u for u in lang_links if urlparse(u).path.startswith("/ko/")]) >= 2, f"too few Korean language links: {lang_links}"
 
     # every internal link (from any visited page) leads to a file, and its anchor exists
     status = {}
