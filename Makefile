@@ -34,7 +34,7 @@ check-colab:
 	@$(PY) tools/colab_setup.py --check
 
 i18n:
-	@$(PY) tools/i18n.py check
+	@$(PY) tools/i18n.py check --require-all
 
 check-clean:
 	@before=$$(md5sum $(NBS)); nbdev-clean; after=$$(md5sum $(NBS)); \

@@ -541,7 +541,7 @@ def glossary_problems(paths: Paths, nb_path: Path, po: polib.POFile, rows: list[
     problems = []
     for e in po:
         if e.obsolete or not e.msgstr or "fuzzy" in e.flags: continue
-        text, tr = _PROSE_DROP.sub(" ", e.msgid), e.msgstr.casefold()
+        text, tr = _PROSE_DROP.sub(" ", e.msgid), re.sub(r"\s+", " ", e.msgstr).casefold()   # a term may wrap
         for r, pat in pats:
             found = pat.findall(text)
             if not found: continue
