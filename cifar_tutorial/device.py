@@ -161,4 +161,5 @@ def is_out_of_memory(e: BaseException,  # an exception caught around training or
     if oom is not None and isinstance(e, oom): return True
     msg = str(e).lower()
     return isinstance(e, (RuntimeError, MemoryError)) and (
-        isinstance(e, MemoryError) or 'out of memory' in msg or 'not enough memory' in msg or 'failed to allocate' in msg)
+        isinstance(e, MemoryError) or 'out of memory' in msg or 'not enough memory' in msg or 'failed to allocate' in msg
+        or "can't allocate memory" in msg or 'cannot allocate memory' in msg)

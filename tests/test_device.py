@@ -97,6 +97,13 @@ def test_timer_synchronises_at_both_ends(monkeypatch):
     assert calls == ['cpu', 'body', 'cpu']
 
 
+def test_a_real_cpu_allocation_failure_is_out_of_memory():
+    "What this operating system's allocator says when a tensor cannot be allocated (Linux: 'can't allocate memory')."
+    with pytest.raises(RuntimeError) as e:
+        torch.empty(2**50, dtype=torch.uint8)            # a petabyte: more than any machine's address space holds
+    assert is_out_of_memory(e.value), str(e.value)
+
+
 def test_is_out_of_memory():
     assert is_out_of_memory(RuntimeError('CUDA out of memory. Tried to allocate 2.00 GiB'))
     assert is_out_of_memory(RuntimeError('DefaultCPUAllocator: not enough memory: you tried to allocate 1 bytes'))
