@@ -16,6 +16,7 @@ def run(*args, cwd=None):
     return subprocess.run([str(EXE), *args], capture_output=True, text=True, cwd=cwd, timeout=300)
 
 
+@pytest.mark.slow   # seconds of work (a whole program, a notebook, training or plotting): `make quick` leaves it out
 def test_data_command_on_the_offline_set(tmp_path):
     out = tmp_path / 'grid.png'
     r = run('data', '--dataset', 'synthetic', '--out', str(out))
@@ -24,6 +25,7 @@ def test_data_command_on_the_offline_set(tmp_path):
     assert out.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
 
+@pytest.mark.slow   # seconds of work (a whole program, a notebook, training or plotting): `make quick` leaves it out
 def test_auto_without_data_says_it_fell_back(tmp_path):
     r = run('data', '--root', str(tmp_path / 'none'), '--out', str(tmp_path / 'g.png'), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
@@ -33,6 +35,7 @@ def test_auto_without_data_says_it_fell_back(tmp_path):
     assert 'SyntheticFallbackWarning' not in r.stderr and '.py:' not in r.stderr and 'warnings.warn' not in r.stderr
 
 
+@pytest.mark.slow   # seconds of work (a whole program, a notebook, training or plotting): `make quick` leaves it out
 def test_local_copy_needs_no_verify(cifar_root, tmp_path):
     r = run('data', '--dataset', 'cifar10', '--root', str(cifar_root), '--out', str(tmp_path / 'g.png'))
     assert r.returncode == 2 and '--no-verify' in r.stderr and 'Traceback' not in r.stderr
@@ -44,6 +47,7 @@ def test_local_copy_needs_no_verify(cifar_root, tmp_path):
     (['--dataset', 'cifar10', '--root', 'NOWHERE'], '--download'),
     (['--dataset', 'imagenet'], "invalid choice: 'imagenet'"),
 ])
+@pytest.mark.slow   # seconds of work (a whole program, a notebook, training or plotting): `make quick` leaves it out
 def test_bad_dataset_input(tmp_path, args, expect):
     keep = tmp_path / 'samples.png'; keep.write_bytes(b'an earlier result')
     r = run('data', *[a.replace('NOWHERE', str(tmp_path / 'nowhere')) for a in args], '--out', str(keep))
@@ -51,12 +55,14 @@ def test_bad_dataset_input(tmp_path, args, expect):
     assert keep.read_bytes() == b'an earlier result', 'a failed run must not touch earlier files'
 
 
+@pytest.mark.slow   # seconds of work (a whole program, a notebook, training or plotting): `make quick` leaves it out
 def test_root_that_is_a_file(tmp_path):
     f = tmp_path / 'data.txt'; f.write_text('mine')
     r = run('data', '--root', str(f), '--out', str(tmp_path / 'g.png'))
     assert r.returncode == 2 and 'is a file, not a folder' in r.stderr and f.read_text() == 'mine'
 
 
+@pytest.mark.slow   # seconds of work (a whole program, a notebook, training or plotting): `make quick` leaves it out
 def test_out_in_missing_folder(tmp_path):
     r = run('data', '--dataset', 'synthetic', '--out', str(tmp_path / 'no' / 'such' / 'g.png'))
     assert r.returncode == 2 and 'does not exist' in r.stderr and 'Traceback' not in r.stderr
@@ -76,6 +82,7 @@ def test_out_that_is_a_folder(tmp_path, capsys):
     assert 'is a folder' in capsys.readouterr().err
 
 
+@pytest.mark.slow   # seconds of work (a whole program, a notebook, training or plotting): `make quick` leaves it out
 def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch, capsys):
     "The grid is written to a temporary file and renamed: a failure halfway leaves the old picture intact."
     import matplotlib.figure

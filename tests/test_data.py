@@ -253,6 +253,7 @@ def test_show_batch_unnormalises_and_labels():
         show_batch(xb[0], yb, ds.classes)
 
 
+@pytest.mark.slow   # seconds of work (a whole program, a notebook, training or plotting): `make quick` leaves it out
 @pytest.mark.parametrize('preds', [False, True])
 def test_show_batch_titles_clear_the_row_above(preds):
     "Each image's title (two lines with predictions) ends below the images of the row above it."
@@ -339,6 +340,7 @@ def test_classic_loader_without_a_transform():
 
 
 # ---------------------------------------------------------------- warnings
+@pytest.mark.slow   # seconds of work (a whole program, a notebook, training or plotting): `make quick` leaves it out
 def test_import_changes_no_warning_filters():
     import subprocess
     import sys

@@ -249,6 +249,7 @@ PROBE = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.slow   # seconds of work (a whole program, a notebook, training or plotting): `make quick` leaves it out
 def test_memory_bombs_are_refused_before_allocating(tmp_path):
     try: import resource; resource.RLIMIT_AS  # noqa: I001
     except (ImportError, AttributeError): pytest.skip('resource.setrlimit(RLIMIT_AS) is not available here')

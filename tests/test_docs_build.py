@@ -360,6 +360,7 @@ def test_stamp_roundtrip():
     assert len(n["cells"]) == 2 and "torch 2.14.1" in db.read_stamp(n)
 
 
+@pytest.mark.slow   # seconds of work (a whole program, a notebook, training or plotting): `make quick` leaves it out
 def test_run_notebook_records_the_kernels_torch(tmp_path):
     "The stamp comes from the kernel that ran the cells."
     import torch
@@ -372,6 +373,7 @@ def test_run_notebook_records_the_kernels_torch(tmp_path):
     assert len(saved["cells"]) == 2  # the probe cell is gone, the stamp is last
 
 
+@pytest.mark.slow   # seconds of work (a whole program, a notebook, training or plotting): `make quick` leaves it out
 def test_run_notebook_keeps_figures_and_collapses_progress_bars(tmp_path, monkeypatch):
     "Saved outputs show the figure even under MPLBACKEND=Agg, and a progress bar as its final state only."
     monkeypatch.setenv("MPLBACKEND", "Agg")
@@ -388,6 +390,7 @@ def test_run_notebook_keeps_figures_and_collapses_progress_bars(tmp_path, monkey
     assert os.environ["MPLBACKEND"] == "Agg"   # the caller's setting is back
 
 
+@pytest.mark.slow   # seconds of work (a whole program, a notebook, training or plotting): `make quick` leaves it out
 def test_run_notebook_rejects_a_non_notebook(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a notebook"):
         db.run_notebook(tmp_path / "missing.ipynb")
@@ -406,6 +409,7 @@ def test_readme_sync(tmp_path):
     assert db.sync_readme(tmp_path, check=True) == []
 
 
+@pytest.mark.slow   # seconds of work (a whole program, a notebook, training or plotting): `make quick` leaves it out
 def test_the_command_line_runs_from_the_repo_root(tmp_path):
     "`python tools/docs_build.py ...` is how the Makefile, the README and the notebooks call it."
     import subprocess

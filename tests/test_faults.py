@@ -54,6 +54,7 @@ def in_process(*argv):
 
 # ---- a run folder belongs to one run
 
+@pytest.mark.slow   # seconds of work (a whole program, a notebook, training or plotting): `make quick` leaves it out
 def test_two_runs_started_together_on_one_folder(tmp_path):
     out = tmp_path / 'R'
     a, b = start(*SMALL, '--out', str(out)), start(*SMALL, '--seed', '1', '--out', str(out))
@@ -127,6 +128,7 @@ def test_second_ctrl_c_while_saving_waits_for_the_file(small, tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name != 'checkpoint.pth']
 
 
+@pytest.mark.slow   # seconds of work (a whole program, a notebook, training or plotting): `make quick` leaves it out
 def test_periodic_checkpoints_and_exact_resume(small, tmp_path):
     seed_everything(0)
     full = fit(Net(), FastLoader(small[0], 4, seed=0), epochs=2, progress=False, print_every=0)
@@ -148,6 +150,7 @@ def test_periodic_checkpoints_and_exact_resume(small, tmp_path):
     assert all(torch.equal(p, q) for p, q in zip(done.model.parameters(), full.model.parameters()))
 
 
+@pytest.mark.slow   # seconds of work (a whole program, a notebook, training or plotting): `make quick` leaves it out
 def test_killed_while_saving_then_resume(tmp_path):
     out = tmp_path / 'run'
     p = start('--dataset', 'synthetic', '--n-train', '400', '--n-test', '60', '--epochs', '2', '--no-progress',
@@ -232,6 +235,7 @@ def test_numbers_out_of_bounds_are_one_line(flag, value, tmp_path):
     assert not (tmp_path / 'r').exists()
 
 
+@pytest.mark.slow   # seconds of work (a whole program, a notebook, training or plotting): `make quick` leaves it out
 def test_metrics_json_is_strict_even_when_training_diverges(tmp_path):
     rc, err = in_process('train', *SMALL, '--lr', '900', '--out', str(tmp_path / 'r'))
     assert rc == 0, err

@@ -171,6 +171,7 @@ def tiny_data():
     return FastRecipe(fast_config('tiny'), 'cpu').load('synthetic', n_train=2048, n_test=256)
 
 
+@pytest.mark.slow   # seconds of work (a whole program, a notebook, training or plotting): `make quick` leaves it out
 def test_tiny_run_learns_and_reports(tiny_data):
     recipe = FastRecipe(fast_config('tiny', epochs=5), 'cpu')
     r = recipe.run(tiny_data, seed=0, log=None)
@@ -232,6 +233,7 @@ def test_train_fast_writes_metrics(tmp_path, capsys):
     assert 'test accuracy' in capsys.readouterr().out
 
 
+@pytest.mark.slow   # seconds of work (a whole program, a notebook, training or plotting): `make quick` leaves it out
 def test_train_fast_records_the_size_that_auto_picked(tmp_path):
     assert cli.main(['train', '--recipe', 'fast', '--dataset', 'synthetic', '--device', 'cpu', '--epochs', '0.05',
                      '--n-train', '512', '--n-test', '128', '--out', str(tmp_path / 'run')]) == 0
@@ -244,6 +246,7 @@ def test_train_fast_refuses_resume_and_bad_settings(tmp_path, capsys):
     assert not (tmp_path / 'run').exists()
 
 
+@pytest.mark.slow   # seconds of work (a whole program, a notebook, training or plotting): `make quick` leaves it out
 def test_cli_train_recipe_fast_end_to_end(tmp_path):
     "`cifar-tutorial train --recipe fast` as a subprocess on the offline set."
     from cifar_tutorial import cli

@@ -364,6 +364,7 @@ def test_prepare_out_dir_refuses_a_run_and_changes_nothing(tmp_path):
         prepare_out_dir(tmp_path / 'file')
 
 
+@pytest.mark.slow   # seconds of work (a whole program, a notebook, training or plotting): `make quick` leaves it out
 def test_save_run_writes_everything(data, tmp_path):
     r = train(data)
     ev = evaluate(r.model, loader(data[1], shuffle=False))
