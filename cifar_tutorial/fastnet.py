@@ -47,14 +47,13 @@ class ConvGroup(nn.Module):
         return self.act(self.norm2(self.conv2(x)))
 
 class FastNet(nn.Module):
-    "Whitening 2x2 conv (frozen weights) -> GELU (-> max-pool) -> three `ConvGroup`s -> global max-pool -> linear -> scale."
+    "Whitening 2x2 conv (frozen weights) -> GELU -> three `ConvGroup`s -> global max-pool -> linear -> scale."
     def __init__(self,
                  widths: Sequence[int] = (64, 256, 256),  # output channels of each `ConvGroup`
                  num_classes: int = 10,                   # scores per image
                  whiten_stride: int = 1,                  # stride of the 2x2 whitening layer (2: a quarter of the pixels)
                  bn_momentum: float = 0.6,                # weight of the BatchNorm running statistics' old value
                  logit_scale: float = 1 / 9,              # multiplies the outputs (keeps early logits small)
-                 whiten_pool: int = 1,                    # max-pool the whitened image by this factor (2: a quarter of the pixels)
                 ):
         super().__init__()
         self.whiten = nn.Conv2d(3, 24, 2, stride=whiten_stride, bias=True)   # 12 whitening filters and their negatives
@@ -62,7 +61,7 @@ class FastNet(nn.Module):
         ws = (24,) + tuple(widths)
         self.groups = nn.Sequential(*[ConvGroup(a, b, bn_momentum) for a, b in zip(ws[:-1], ws[1:])])
         self.head = nn.Linear(ws[-1], num_classes, bias=False)
-        self.logit_scale, self.whiten_pool = logit_scale, whiten_pool
+        self.logit_scale = logit_scale
         self.reset()
 
     @torch.no_grad()
@@ -91,7 +90,6 @@ class FastNet(nn.Module):
 
     def forward(self, x):
         x = F.gelu(self.whiten(x))
-        if self.whiten_pool > 1: x = F.max_pool2d(x, self.whiten_pool)
         x = self.groups(x)
         x = F.adaptive_max_pool2d(x, 1).flatten(1)
         return self.head(x) * self.logit_scale

@@ -33,7 +33,6 @@ class FastConfig:
     "Everything the fast recipe can change. Learning rate and weight decay are per 1,024 images (see below)."
     widths: tuple = (64, 256, 256)   # channels of the three conv blocks
     whiten_stride: int = 1           # stride of the 2x2 whitening layer (2: a quarter of the pixels, for CPUs)
-    whiten_pool: int = 1             # max-pool after the whitening layer (2: a quarter of the pixels, keeps more than stride 2)
     epochs: float = 10.0             # passes over the training set (fractions allowed)
     batch_size: int = 1024           # images per training step
     lr: float = 11.5                 # learning rate per 1,024 images, for Nesterov SGD on a summed loss
@@ -160,7 +159,7 @@ class FastRecipe:
         self.channels_last = self.cfg.channels_last if self.cfg.channels_last is not None else dev.type in ('cuda', 'cpu')
         self.memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
         self.model = FastNet(self.cfg.widths, num_classes, self.cfg.whiten_stride, self.cfg.bn_momentum,
-                             self.cfg.logit_scale, self.cfg.whiten_pool).to(dev, memory_format=self.memory_format)   # move first ...
+                             self.cfg.logit_scale).to(dev, memory_format=self.memory_format)   # move first ...
         self.forward = torch.compile(self.model) if self.cfg.compile else self.model
         self.compile_time_s = None
         self.optimizer = None

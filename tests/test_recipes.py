@@ -119,7 +119,7 @@ def test_tta_of_a_flip_symmetric_model_changes_nothing():
 def test_fastnet_shapes_and_identity_init():
     for size in ('tiny', 'small', 'large'):
         c = SIZES[size]
-        net = FastNet(c.widths, 10, c.whiten_stride, whiten_pool=c.whiten_pool)
+        net = FastNet(c.widths, 10, c.whiten_stride)
         assert net(torch.randn(2, 3, 32, 32)).shape == (2, 10)
     net = FastNet((8, 16, 32))
     w = net.groups[1].conv2.weight                                           # 16 -> 16: starts as the identity
@@ -146,14 +146,6 @@ def test_whitening_matches_the_covariance_of_all_patches():
     patches = x.unfold(2, 2, 1).unfold(3, 2, 1).permute(0, 2, 3, 1, 4, 5).reshape(-1, 12)   # the patches one by one
     white = patches @ net.whiten.weight[:12].reshape(12, 12).T
     assert torch.allclose(white.T @ white / len(white), torch.eye(12), atol=1e-3)
-
-
-def test_whiten_pool_halves_the_first_block_input():
-    seen = []
-    net = FastNet((8, 16, 32), whiten_pool=2)
-    net.groups[0].register_forward_pre_hook(lambda m, a: seen.append(a[0].shape))
-    assert net(torch.randn(2, 3, 32, 32)).shape == (2, 10) and seen == [(2, 24, 15, 15)]   # 31 x 31 whitened, then pooled
-    assert FastNet((8, 16, 32)).whiten_pool == 1
 
 
 def test_lookahead_pulls_toward_slow_weights():
