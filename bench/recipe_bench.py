@@ -1,41 +1,65 @@
 #!/usr/bin/env python
-"""Recipe benchmark: the tutorial's 2-epoch script against our fast recipe, one after the other, on the same data.
+"""Recipe benchmark: the tutorial's 2-epoch script against each CPU size of the fast recipe, side by side in one run.
 
 The tutorial's script (bench/tutorial_script.py: the Net, batch 4, SGD, 2 epochs, DataLoader with
-num_workers=2) and the fast recipe (`python -m cifar_tutorial.recipes`: FastNet, data on the device,
-flip + translate augmentation, label smoothing, triangular schedule, TTA) each run as a fresh program,
-so each wall time counts everything a user waits for: start-up, loading the data, training, testing.
-We print test accuracy and wall time of each, and the ratio of the wall times.
+num_workers=2) runs once; then each size of the fast recipe (`cifar_tutorial.recipes`: FastNet, data on the
+device, flip + translate augmentation, label smoothing, triangular schedule, TTA) runs once per seed. Every
+run is a fresh program, so each wall time counts everything a user waits for: start-up, loading the data,
+training, testing. For each size we print the test accuracy over the seeds (mean, min, max) and the mean
+wall time as a ratio of the script's, and the other programs' CPU use during each run (the load average).
 
-    python bench/recipe_bench.py --root /tmp/cifar --no-verify                 # real CIFAR-10 (a local copy)
-    python bench/recipe_bench.py --dataset synthetic --n-train 400 --n-test 100 --tutorial-epochs 1 --size tiny   # smoke run
+    python bench/recipe_bench.py --root /tmp/cifar --no-verify                 # real CIFAR-10 (a local copy), 3 seeds
+    python bench/recipe_bench.py --dataset synthetic --n-train 400 --n-test 100 --tutorial-epochs 1 --sizes tiny --seeds 1   # smoke run
 
-The machine should be otherwise idle: other jobs on the same cores distort both timings.
+The machine should be otherwise idle: other jobs on the same cores distort both timings (the load
+average printed beside each figure says how busy it was).
 """
 import argparse
+import csv
 import json
 import os
 import platform
 import re
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
+# One fast-recipe run as a user's program: import, load the data, train, evaluate, print the result. It goes
+# through the API, so sizes that the command line does not list yet can be timed too.
+FAST_PROGRAM = r"""
+import json, sys
+a = json.loads(sys.argv[1])
+import torch
+from cifar_tutorial.recipes import FastRecipe, fast_config
+dev = torch.device(a['device'] if a['device'] != 'auto' else ('cuda' if torch.cuda.is_available() else 'cpu'))
+cfg = fast_config(a['size'], dev, epochs=a['epochs'])
+recipe = FastRecipe(cfg, dev)
+data = recipe.load(a['dataset'], a['root'], a['verify'], a['n_train'], a['n_test'])
+if cfg.compile: recipe.warmup(data)
+r = recipe.run(data, a['seed'], log=None)
+print('RESULT ' + json.dumps(dict(test_accuracy=r.test_accuracy, test_accuracy_plain=r.test_accuracy_plain,
+      train_time_s=r.train_time_s, eval_time_s=r.eval_time_s, steps=r.steps, device=r.device, config=r.config)))
+"""
 
-def timed(cmd, env=None):
-    "Run `cmd`, echo its output, and return (wall seconds, stdout)."
-    start = time.perf_counter()
+
+def timed(cmd, env=None, echo=True):
+    "Run `cmd`, echo its output, and return (wall seconds, CPU seconds of it and its children, stdout)."
+    start, c0 = time.perf_counter(), os.times()
     r = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    wall = time.perf_counter() - start
-    sys.stdout.write(r.stdout)
+    wall, c1 = time.perf_counter() - start, os.times()
+    if echo: sys.stdout.write(r.stdout)
     if r.returncode != 0:
         sys.stderr.write(r.stderr[-3000:])
         raise SystemExit(f"failed (exit {r.returncode}): {' '.join(cmd)}")
-    return wall, r.stdout
+    return wall, (c1.children_user - c0.children_user) + (c1.children_system - c0.children_system), r.stdout
+
+
+def result(out):
+    "The `RESULT {json}` line a program printed."
+    return json.loads(re.search(r'^RESULT (.*)$', out, re.M).group(1))
 
 
 def main(argv=None):
@@ -44,59 +68,91 @@ def main(argv=None):
     p.add_argument('--root', default='data', help='folder holding cifar-10-batches-py (default: data)')
     p.add_argument('--no-verify', action='store_true', help='a local CIFAR-10 copy whose checksums differ (e.g. a re-encode)')
     p.add_argument('--tutorial-epochs', type=int, default=2, help="epochs of the tutorial's script (default 2, as the tutorial)")
-    p.add_argument('--size', default='auto', choices=['auto', 'tiny', 'small', 'large'],
-                   help="the fast recipe's size (auto: large on a GPU, small on a CPU)")
-    p.add_argument('--epochs', type=float, default=None, help="the fast recipe's epochs (default: the size's)")
+    p.add_argument('--sizes', nargs='+', default=None,
+                   help="the fast recipe's sizes (default: every CPU size, i.e. all but 'large' and 'tiny'; on a GPU: large)")
+    p.add_argument('--seeds', type=int, default=3, help='runs (seeds 0, 1, ...) per size (default 3)')
+    p.add_argument('--epochs', type=float, default=None, help="the fast recipe's epochs (default: each size's)")
     p.add_argument('--device', default='auto', help="the fast recipe's device (the tutorial's script always uses the CPU)")
     p.add_argument('--n-train', type=int, help='use only this many training images (smoke runs)')
     p.add_argument('--n-test', type=int, help='use only this many test images')
     p.add_argument('--threads', type=int, default=None,
-                   help='CPU threads for both programs (OMP_NUM_THREADS; default: PyTorch\'s choice). On a busy machine, '
-                        '1 keeps both from losing time to threads that wait for each other')
+                   help='CPU threads for both programs (OMP_NUM_THREADS; default: PyTorch\'s choice)')
     p.add_argument('--skip-tutorial', action='store_true', help='run only the fast recipe (no ratio)')
     p.add_argument('--json', help='also write the results to this JSON file')
+    p.add_argument('--csv', help='also write one row per size to this CSV file (e.g. bench/results/cpu_sizes.csv)')
     a = p.parse_args(argv)
+    sys.path.insert(0, str(HERE.parent))
+    import torch
+
+    from cifar_tutorial.recipes import SIZES
+    sizes = a.sizes or (['large'] if a.device.startswith('cuda') or (a.device == 'auto' and torch.cuda.is_available())
+                        else [s for s in SIZES if s not in ('large', 'tiny')])
+    unknown = [s for s in sizes if s not in SIZES]
+    if unknown: p.error(f"unknown size(s) {unknown}: choose from {', '.join(SIZES)}")
     data = ['--dataset', a.dataset, '--root', a.root] + ['--no-verify'] * a.no_verify
     data += ['--n-train', str(a.n_train)] * bool(a.n_train) + ['--n-test', str(a.n_test)] * bool(a.n_test)
     env = dict(os.environ, **({'OMP_NUM_THREADS': str(a.threads), 'MKL_NUM_THREADS': str(a.threads)} if a.threads else {}))
-    import torch
+    env['PYTHONPATH'] = os.pathsep.join([str(HERE.parent)] + [q for q in [os.environ.get('PYTHONPATH')] if q])
     if a.threads: torch.set_num_threads(a.threads)
-    print(f"torch {torch.__version__}, {os.cpu_count()} CPU cores, {torch.get_num_threads()} threads, "
-          f"{platform.processor() or platform.machine()}; data: {a.dataset} from {a.root}; "
+    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores"
+    try: machine = next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')) + f", {os.cpu_count()} cores"
+    except (OSError, StopIteration): pass
+    print(f"torch {torch.__version__}, {machine}, {torch.get_num_threads()} threads; data: {a.dataset} from {a.root}; "
           f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
-    res = dict(dataset=a.dataset, root=a.root, torch=torch.__version__, cpu_cores=os.cpu_count(), threads=torch.get_num_threads())
+    res = dict(dataset=a.dataset, root=a.root, torch=torch.__version__, machine=machine, threads=torch.get_num_threads(), sizes={})
 
     if not a.skip_tutorial:
-        print(f"\n=== the tutorial's script ({a.tutorial_epochs} epochs, batch 4, DataLoader num_workers=2) ===", flush=True)
-        t_tut, out = timed([sys.executable, str(HERE / 'tutorial_script.py'), *data, '--epochs', str(a.tutorial_epochs)], env)
-        tut = json.loads(re.search(r'^RESULT (.*)$', out, re.M).group(1))
-        res['tutorial'] = dict(wall_time_s=round(t_tut, 1), test_accuracy=tut['test_accuracy'], train_time_s=tut['train_time_s'],
-                               epochs=a.tutorial_epochs, load_average_before=os.getloadavg()[0])
+        load = os.getloadavg()[0]
+        print(f"\n=== the tutorial's script ({a.tutorial_epochs} epochs, batch 4, DataLoader num_workers=2; load {load:.2f}) ===", flush=True)
+        wall, cpu, out = timed([sys.executable, str(HERE / 'tutorial_script.py'), *data, '--epochs', str(a.tutorial_epochs)], env)
+        tut = result(out)
+        res['tutorial'] = dict(wall_time_s=round(wall, 1), cpu_time_s=round(cpu, 1), test_accuracy=tut['test_accuracy'],
+                               train_time_s=tut['train_time_s'], epochs=a.tutorial_epochs, load_average_before=load,
+                               load_average_after=os.getloadavg()[0])
 
-    load_before = os.getloadavg()[0]
-    print(f"\n=== the fast recipe (size {a.size}; load average before: {load_before:.2f}) ===", flush=True)
-    with tempfile.TemporaryDirectory() as d:
-        cmd = [sys.executable, '-m', 'cifar_tutorial.recipes', *data, '--size', a.size, '--device', a.device,
-               '--runs', '1', '--json', str(Path(d) / 'fast.json')] + ['--epochs', str(a.epochs)] * (a.epochs is not None)
-        t_fast, _ = timed(cmd, env)
-        fast = json.loads((Path(d) / 'fast.json').read_text())
-    run = fast['runs'][0]
-    res['fast'] = dict(wall_time_s=round(t_fast, 1), test_accuracy=run['test_accuracy'],
-                       test_accuracy_plain=run['test_accuracy_plain'], train_time_s=round(run['train_time_s'], 1),
-                       device=fast['device'], size=a.size, epochs=fast['config']['epochs'], widths=fast['config']['widths'],
-                       batch_size=fast['config']['batch_size'], load_average_before=load_before)
+    for size in sizes:
+        runs = []
+        for seed in range(a.seeds):
+            load = os.getloadavg()[0]
+            args = dict(size=size, seed=seed, epochs=a.epochs, device=a.device, dataset=a.dataset, root=a.root,
+                        verify=not a.no_verify, n_train=a.n_train, n_test=a.n_test)
+            wall, cpu, out = timed([sys.executable, '-c', FAST_PROGRAM, json.dumps(args)], env, echo=False)
+            r = result(out)
+            runs.append(dict(seed=seed, wall_time_s=round(wall, 1), cpu_time_s=round(cpu, 1), test_accuracy=r['test_accuracy'],
+                             test_accuracy_plain=r['test_accuracy_plain'], train_time_s=round(r['train_time_s'], 1),
+                             load_average_before=load, device=r['device']))
+            print(f"fast recipe, size {size}, seed {seed}: {r['test_accuracy']:.2f} % (plain {r['test_accuracy_plain']:.2f} %), "
+                  f"train {r['train_time_s']:.1f} s, wall {wall:.1f} s, CPU {cpu:.1f} s (load before {load:.2f})", flush=True)
+        acc = [r['test_accuracy'] for r in runs]; walls = [r['wall_time_s'] for r in runs]
+        cfg = r['config']
+        res['sizes'][size] = dict(runs=runs, mean_accuracy=sum(acc) / len(acc), min_accuracy=min(acc), max_accuracy=max(acc),
+                                  mean_wall_time_s=sum(walls) / len(walls), epochs=cfg['epochs'], widths=cfg['widths'],
+                                  batch_size=cfg['batch_size'], device=runs[0]['device'],
+                                  mean_load_average=sum(r['load_average_before'] for r in runs) / len(runs))
 
     print("\n=== summary ===")
-    print(f"{'':>22} {'test accuracy':>14} {'wall time':>10}")
-    if 'tutorial' in res:
-        print(f"{'tutorial script':>22} {res['tutorial']['test_accuracy']:>12.1f} % {res['tutorial']['wall_time_s']:>8.1f} s")
-    print(f"{'fast recipe':>22} {res['fast']['test_accuracy']:>12.1f} % {res['fast']['wall_time_s']:>8.1f} s")
-    if 'tutorial' in res:
-        ratio = res['tutorial']['wall_time_s'] / res['fast']['wall_time_s']
-        res['wall_time_ratio'] = round(ratio, 2)
-        print(f"the fast recipe took {1 / ratio:.2f}x the tutorial script's wall time ({ratio:.2f}x faster), "
-              f"{res['fast']['test_accuracy'] - res['tutorial']['test_accuracy']:+.1f} points of accuracy")
+    print(f"{'':>24} {'test accuracy (mean, min-max)':>30} {'wall time':>10} {'x script':>9} {'load':>5}")
+    tut = res.get('tutorial')
+    if tut:
+        print(f"{'tutorial script':>24} {tut['test_accuracy']:>12.1f} % {'':>16} {tut['wall_time_s']:>8.1f} s {1:>8.2f}x "
+              f"{tut['load_average_before']:>5.1f}")
+    for size, s in res['sizes'].items():
+        n = len(s['runs'])
+        if tut: s['wall_time_ratio'] = round(s['mean_wall_time_s'] / tut['wall_time_s'], 2)
+        ratio = f"{s['wall_time_ratio']:>8.2f}x" if tut else f"{'':>9}"
+        print(f"{'fast ' + size + f' ({n} seed' + 's' * (n > 1) + ')':>24} {s['mean_accuracy']:>12.2f} % "
+              f"({s['min_accuracy']:.2f}-{s['max_accuracy']:.2f}) {s['mean_wall_time_s']:>8.1f} s {ratio} {s['mean_load_average']:>5.1f}")
+    if tut: print("x script: the mean wall time of one fast-recipe program over the tutorial script's (below 1: faster)")
     if a.json: Path(a.json).write_text(json.dumps(res, indent=1))
+    if a.csv:
+        Path(a.csv).parent.mkdir(parents=True, exist_ok=True)
+        with open(a.csv, 'w', newline='') as f:
+            w = csv.writer(f)
+            w.writerow(['size', 'seeds', 'mean_acc', 'min_acc', 'max_acc', 'mean_wall_s', 'script_wall_s', 'ratio', 'machine', 'load'])
+            for size, s in res['sizes'].items():
+                w.writerow([size, len(s['runs']), round(s['mean_accuracy'], 2), round(s['min_accuracy'], 2), round(s['max_accuracy'], 2),
+                            round(s['mean_wall_time_s'], 1), tut['wall_time_s'] if tut else '', s.get('wall_time_ratio', ''),
+                            machine, round(s['mean_load_average'], 2)])
     return res
 
 

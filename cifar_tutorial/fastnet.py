@@ -77,9 +77,12 @@ class FastNet(nn.Module):
     @torch.no_grad()
     def init_whitening(self, x: torch.Tensor, eps: float = 5e-4):
         "Set the whitening filters from the 2x2 patches of normalised images `x`: eigenvectors / sqrt(eigenvalues)."
-        patches = x.float().unfold(2, 2, 1).unfold(3, 2, 1)               # N, C, H-1, W-1, 2, 2
-        patches = patches.permute(0, 2, 3, 1, 4, 5).reshape(-1, 12)       # every 2x2x3 patch as a row of 12 numbers
-        cov = patches.T @ patches / len(patches)
+        cov, n = 0, 0
+        for xb in x.split(500):                                           # 500 images at a time: little memory
+            patches = F.unfold(xb.float(), 2)                             # N, 12, positions: every 2x2x3 patch
+            cov = cov + (patches @ patches.transpose(1, 2)).sum(0)
+            n += patches.shape[0] * patches.shape[2]
+        cov = cov / n
         evals, evecs = torch.linalg.eigh(cov)
         filters = (evecs.T / torch.sqrt(evals.clamp(min=0) + eps)[:, None]).reshape(12, 3, 2, 2)
         self.whiten.weight.copy_(torch.cat([filters, -filters]).to(self.whiten.weight.dtype))

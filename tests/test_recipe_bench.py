@@ -1,18 +1,29 @@
 "Smoke test of bench/recipe_bench.py: both programs run on a little offline data and the summary adds up (no timing targets)."
 
+import csv
+
 import pytest
 
 pytestmark = pytest.mark.slow   # starts whole programs (training, torchrun, benchmarks): `make quick` leaves it out
 
 
 def test_recipe_bench_smoke(load_bench, tmp_path, capsys):
-    out = tmp_path / 'bench.json'
+    out, table = tmp_path / 'bench.json', tmp_path / 'sizes.csv'
     res = load_bench('recipe_bench').main(['--dataset', 'synthetic', '--n-train', '300', '--n-test', '100', '--tutorial-epochs', '1',
-                                     '--size', 'tiny', '--device', 'cpu', '--json', str(out)])
-    tut, fast = res['tutorial'], res['fast']
-    assert 0 <= tut['test_accuracy'] <= 100 and 0 <= fast['test_accuracy'] <= 100
-    assert tut['wall_time_s'] > 0 and fast['wall_time_s'] > 0
-    assert abs(res['wall_time_ratio'] - tut['wall_time_s'] / fast['wall_time_s']) < 0.01
-    assert fast['size'] == 'tiny' and fast['device'] == 'cpu' and out.is_file()
+                                           '--sizes', 'tiny', '--seeds', '2', '--device', 'cpu', '--json', str(out), '--csv', str(table)])
+    tut, fast = res['tutorial'], res['sizes']['tiny']
+    assert 0 <= tut['test_accuracy'] <= 100 and tut['wall_time_s'] > 0
+    assert [r['seed'] for r in fast['runs']] == [0, 1] and all(r['device'] == 'cpu' for r in fast['runs'])
+    accs = [r['test_accuracy'] for r in fast['runs']]
+    assert fast['min_accuracy'] == min(accs) and fast['max_accuracy'] == max(accs) and abs(fast['mean_accuracy'] - sum(accs) / 2) < 1e-9
+    assert abs(fast['wall_time_ratio'] - fast['mean_wall_time_s'] / tut['wall_time_s']) < 0.01
+    rows = list(csv.DictReader(table.open()))
+    assert [r['size'] for r in rows] == ['tiny'] and rows[0]['seeds'] == '2' and float(rows[0]['script_wall_s']) == tut['wall_time_s']
+    assert out.is_file()
     text = capsys.readouterr().out
-    assert "the tutorial's script" in text and 'fast recipe' in text and 'wall time' in text
+    assert "the tutorial's script" in text and 'fast tiny (2 seeds)' in text and 'x script' in text
+
+
+def test_recipe_bench_rejects_unknown_size(load_bench):
+    with pytest.raises(SystemExit):
+        load_bench('recipe_bench').main(['--dataset', 'synthetic', '--sizes', 'huge', '--skip-tutorial'])

@@ -139,6 +139,15 @@ def test_whitening_decorrelates_patches():
     assert torch.allclose(cov, torch.eye(12), atol=0.05)
 
 
+def test_whitening_matches_the_covariance_of_all_patches():
+    torch.manual_seed(1)
+    x = torch.randn(1100, 3, 8, 8) * torch.tensor([1.0, 2.0, 0.5])[:, None, None]   # more than one chunk of 500
+    net = FastNet((8, 16, 32)).init_whitening(x, eps=0)
+    patches = x.unfold(2, 2, 1).unfold(3, 2, 1).permute(0, 2, 3, 1, 4, 5).reshape(-1, 12)   # the patches one by one
+    white = patches @ net.whiten.weight[:12].reshape(12, 12).T
+    assert torch.allclose(white.T @ white / len(white), torch.eye(12), atol=1e-3)
+
+
 def test_lookahead_pulls_toward_slow_weights():
     net = nn.Linear(2, 1, bias=False)
     with torch.no_grad(): net.weight.fill_(0.)
