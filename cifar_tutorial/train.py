@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import importlib.metadata
 import json
 import math
 import os
@@ -52,10 +53,10 @@ def seed_everything(seed: int,  # a whole number >= 0
 
 def versions() -> dict:
     "The versions of Python and the libraries that produce a result, to store beside it."
-    import torchvision
-
     from cifar_tutorial import __version__
-    v = dict(python=platform.python_version(), torch=torch.__version__, torchvision=torchvision.__version__,
+    try: tv = importlib.metadata.version('torchvision')    # read from its metadata: importing it takes seconds
+    except importlib.metadata.PackageNotFoundError: tv = 'not installed'
+    v = dict(python=platform.python_version(), torch=torch.__version__, torchvision=tv,
              numpy=np.__version__, cifar_tutorial=__version__, platform=f"{platform.system()} {platform.machine()}")
     return {k: str(x) for k, x in v.items()}   # plain strings (torch.__version__ is a str subclass) keep files loadable
 
@@ -129,6 +130,60 @@ def small_batch_cpu(device: str | torch.device,  # the device that trains
     finally:
         torch.set_num_threads(old_threads); torch.backends.mkldnn.enabled = old_mkldnn
 
+# %% ../nbs/api/train.ipynb #fst1
+def _plain(method):
+    "`method` of an optimiser without the wrapper that imports torch._dynamo on first use (the same call outside torch.compile)."
+    inner = getattr(method, '__wrapped__', None)
+    if inner is None or torch.compiler.is_compiling(): return method
+    return inner.__get__(method.__self__) if hasattr(method, '__self__') else inner
+
+class _FastSGDStep:
+    "One training step for `fit`'s own SGD: autograd.grad, then SGD's foreach update on the optimiser's momentum buffers."
+    def __init__(self, model: nn.Module, opt: torch.optim.SGD, loss_func: Callable):
+        if len(opt.param_groups) != 1: raise ValueError("_FastSGDStep handles one parameter group")
+        self.model, self.opt, self.loss_func, self.group = model, opt, loss_func, opt.param_groups[0]
+        self.params = [p for p in self.group['params'] if p.requires_grad]
+        self.bufs = None                                    # the momentum buffers, once every weight has one
+
+    def __call__(self, inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        loss = self.loss_func(self.model(inputs), labels)
+        grads = torch.autograd.grad(loss, self.params, allow_unused=True)
+        g = self.group
+        with torch.no_grad():
+            if self.bufs is not None and all(t is not None for t in grads):      # every step after the first
+                if g['momentum']:
+                    torch._foreach_mul_(self.bufs, g['momentum'])
+                    torch._foreach_add_(self.bufs, grads, alpha=1 - g['dampening'])
+                torch._foreach_add_(self.params, self.bufs if g['momentum'] else grads, alpha=-g['lr'])
+            else: self._general(grads)
+        return loss
+
+    def _general(self, grads):
+        "SGD's update as `opt.step()` makes it when some weights have no buffer yet (the first step) or no gradient."
+        g, params, steps = self.group, [], []
+        for p, t in zip(self.params, grads):
+            if t is None: continue                        # a weight this loss does not use: SGD leaves it alone
+            if t.is_sparse: raise ValueError("sparse gradients: use fit(..., fast=False)")
+            if g['momentum']:
+                state = self.opt.state[p]
+                buf = state.get('momentum_buffer')
+                if buf is None: buf = state['momentum_buffer'] = t.detach().clone()
+                else: buf.mul_(g['momentum']).add_(t, alpha=1 - g['dampening'])
+                t = buf
+            params.append(p); steps.append(t)
+        if steps: torch._foreach_add_(params, steps, alpha=-g['lr'])
+        if g['momentum'] and all(self.opt.state[p].get('momentum_buffer') is not None for p in self.params):
+            self.bufs = [self.opt.state[p]['momentum_buffer'] for p in self.params]
+
+def _fast_step_for(model: nn.Module, opt, loss_func: Callable) -> Optional[_FastSGDStep]:
+    "The fast step where it gives `opt.step()`'s numbers (a plain foreach SGD, one group), else None (the plain loop)."
+    if type(opt) is not torch.optim.SGD or len(opt.param_groups) != 1: return None
+    g = opt.param_groups[0]
+    if g['weight_decay'] or g['nesterov'] or g['maximize'] or g.get('differentiable') or g.get('fused'): return None
+    if opt._optimizer_step_pre_hooks or opt._optimizer_step_post_hooks: return None
+    if any(p.is_sparse for p in g['params']): return None
+    return _FastSGDStep(model, opt, loss_func)
+
 # %% ../nbs/api/train.ipynb #c016
 def fit(model: nn.Module,                          # the model to train (moved to `device`)
         train_loader,                              # yields (images, labels) mini-batches
@@ -145,6 +200,7 @@ def fit(model: nn.Module,                          # the model to train (moved t
         checkpoint: Optional[Callable] = None,     # called with a `FitResult` of the progress so far, to save it
         checkpoint_every: float = 60.0,            # seconds between two `checkpoint` calls (also after each epoch and at the end)
         threads: Optional[int] = None,             # CPU threads; None: 1 for batches up to 32 on the CPU (see `small_batch_cpu`)
+        fast: bool = True,                         # fit's own SGD: the same step with fewer calls (`_FastSGDStep`); False: lesson 04's loop
        ) -> FitResult:
     "Train `model` on `train_loader` for `epochs` epochs with SGD (or `opt_func`); stop cleanly on Ctrl-C."
     epochs = _positive_int('epochs', epochs)
@@ -161,19 +217,21 @@ def fit(model: nn.Module,                          # the model to train (moved t
     opt = (opt_func(model.parameters()) if opt_func else     # foreach: one call per step for all tensors (same numbers)
            torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, foreach=True))
     loss_func = loss_func if loss_func is not None else nn.CrossEntropyLoss()   # 2. ... then build the optimiser
+    if not isinstance(fast, bool): raise SettingError(f"fast must be True or False, got {fast!r}")
     hist, start_epoch, start_step, rng_state = History(print_every=print_every, steps_per_epoch=steps_per_epoch), 0, 0, None
     gen = _loader_generator(train_loader)
     if resume is not None:                             # continue exactly where a checkpoint stopped
         if not isinstance(resume.get('optimizer'), dict) or not isinstance(resume.get('history'), dict):
             raise SettingError("`resume` holds weights but no optimiser state or history (it was saved without a "
                                "`FitResult`), so training cannot continue from it; start a new run.")
-        opt.load_state_dict(resume['optimizer'])
+        _plain(opt.load_state_dict)(resume['optimizer'])
         hist = History(**resume['history']); hist.print_every = print_every
         start_epoch, start_step, rng_state = resume['epoch'], resume['step'], resume.get('loader_rng')
         if start_epoch >= epochs or (start_epoch + 1 == epochs and start_step >= steps_per_epoch):
             raise SettingError(f"the checkpoint has already trained {start_epoch} epoch(s)"
                                f"{f' and {start_step} step(s)' if start_step else ''}; ask for more epochs than that.")
         if gen is not None and rng_state is not None: gen.set_state(rng_state)
+    fast_step = _fast_step_for(model, opt, loss_func) if fast and opt_func is None else None
     done, step, interrupted = start_epoch, start_step, False
     t0 = last_save = time.perf_counter()
     progress_so_far = lambda: FitResult(model, opt, hist, done, step, False, time.perf_counter() - t0, rng_state)
@@ -188,10 +246,12 @@ def fit(model: nn.Module,                          # the model to train (moved t
                 for i, (inputs, labels) in enumerate(train_loader):
                     if i < step: continue                           # resumed: these batches were done before
                     inputs, labels = inputs.to(device), labels.to(device)
-                    opt.zero_grad()                                 # gradients add up unless reset
-                    loss = loss_func(model(inputs), labels)         # forward + loss
-                    loss.backward()                                 # gradients of the loss w.r.t. every weight
-                    opt.step()                                      # update the weights
+                    if fast_step is not None: loss = fast_step(inputs, labels)   # the same step, fewer calls
+                    else:
+                        opt.zero_grad()                             # gradients add up unless reset
+                        loss = loss_func(model(inputs), labels)     # forward + loss
+                        loss.backward()                             # gradients of the loss w.r.t. every weight
+                        opt.step()                                  # update the weights
                     hist.step_loss.append(loss.item())
                     step = i + 1
                     bar.update()
@@ -282,7 +342,8 @@ def evaluate(model: nn.Module,                        # the network to test
     model.to(device).eval()                         # eval mode: matters for dropout / batch norm
     conf, loss_sum = None, 0.0
     try:
-        with small_batch_cpu(device, getattr(loader, 'batch_size', None)):
+        # one CPU thread: for this course's nets the same numbers as several threads, for about half the CPU time
+        with small_batch_cpu(device, getattr(loader, 'batch_size', None), threads=1 if device.type == 'cpu' else None):
             for images, labels in loader:
                 outputs = model(images.to(device))      # one score (logit) per class
                 k = outputs.shape[1]
@@ -416,7 +477,7 @@ def save_checkpoint(path: str | Path,                 # the file to write (repla
                 meta=dict(dataset=dataset, recipe=recipe, epochs=epochs, seed=seed, **extra, versions=versions()),
                 epoch=0, step=0, interrupted=False, history=None, optimizer=None, loader_rng=None)
     if result is not None:
-        ckpt.update(optimizer=result.optimizer.state_dict() if result.optimizer is not None else None,
+        ckpt.update(optimizer=_plain(result.optimizer.state_dict)() if result.optimizer is not None else None,
                     history=result.history.as_dict(), epoch=result.epochs_done, step=result.step,
                     interrupted=result.interrupted,
                     loader_rng=None if result.loader_rng is None else result.loader_rng.clone())
