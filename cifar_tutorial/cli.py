@@ -169,8 +169,9 @@ def _settings(args, ckpt: dict | None) -> dict:
     return s
 
 # %% ../nbs/api/cli.ipynb #c017
-def _phase_line(phases: dict) -> str:
-    return 'phases (s): ' + ', '.join(f"{k} {v:.2f}" for k, v in phases.items())
+def _phase_line(wall: dict, cpu: dict) -> str:
+    "One line of phase times: wall seconds, and this process's CPU seconds in brackets."
+    return 'phases, s (CPU s): ' + ', '.join(f"{k} {v:.2f} ({cpu[k]:.2f})" for k, v in wall.items())
 
 def _train_tutorial(args, device, t0: float) -> int:
     import matplotlib; matplotlib.use('Agg')  # noqa: I001 (a backend before anything imports pyplot)
@@ -190,9 +191,10 @@ def _train_tutorial(args, device, t0: float) -> int:
         save_run,
         seed_everything,
     )
-    phases, mark = {}, [t0]
-    def lap(name):                                     # seconds since the previous lap, under `name`
-        now = time.perf_counter(); phases[name] = phases.get(name, 0.0) + now - mark[0]; mark[0] = now
+    phases, cpu, mark = {}, {}, [t0, time.process_time() - (time.perf_counter() - t0)]
+    def lap(name):                                     # wall and CPU seconds since the previous lap, under `name`
+        now, c = time.perf_counter(), time.process_time()
+        phases[name], cpu[name] = now - mark[0], c - mark[1]; mark[:] = [now, c]
     lap('imports')
     existed = args.out is not None and Path(args.out).exists()
     out = prepare_out_dir(args.out, args.resume)       # claims the folder; refuses one holding a run, before any work
@@ -256,10 +258,13 @@ def _train_tutorial(args, device, t0: float) -> int:
     print(f"\naccuracy of the network on the {ev.n} test images: {ev.accuracy:.1f} %")
     print(ev.table())
     m = save_run(out, model, result, ev, test_loader=test_dl, device=str(device), wall_time_s=time.perf_counter() - t0,
-                 **dict(meta, n_train_images=len(train), resumed=ckpt is not None, phases_s=phases))
+                 **dict(meta, n_train_images=len(train), resumed=ckpt is not None, phases_s=phases,
+                        phases_cpu_s=cpu))
     release_out_dir(out)
-    lap('save'); phases['plots'] = m['plot_time_s']; phases['save'] -= m['plot_time_s']
-    if getattr(args, 'debug', False) or os.environ.get('CIFAR_TUTORIAL_PHASES') == '1': print(_phase_line(phases))
+    lap('save')
+    phases['plots'], cpu['plots'] = m['plot_time_s'], m['plot_cpu_s']
+    phases['save'] -= phases['plots']; cpu['save'] -= cpu['plots']
+    if getattr(args, 'debug', False) or os.environ.get('CIFAR_TUTORIAL_PHASES') == '1': print(_phase_line(phases, cpu))
     print(f"\ntrained in {result.train_time_s:.1f} s ({m['wall_time_s']:.1f} s in all); wrote metrics.json, weights.pth, "
           f"checkpoint.pth and 4 plots to {out}")
     return 0

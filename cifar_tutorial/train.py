@@ -137,6 +137,14 @@ def _plain(method):
     if inner is None or torch.compiler.is_compiling(): return method
     return inner.__get__(method.__self__) if hasattr(method, '__self__') else inner
 
+def _sgd(params, lr: float, momentum: float) -> torch.optim.SGD:
+    "`torch.optim.SGD(params, lr=lr, momentum=momentum, foreach=True)`, built without importing torch._dynamo."
+    opt = torch.optim.SGD.__new__(torch.optim.SGD)
+    opt.add_param_group = _plain(torch.optim.Optimizer.add_param_group.__get__(opt))   # for the constructor only
+    try: torch.optim.SGD.__init__(opt, params, lr=lr, momentum=momentum, foreach=True)
+    finally: del opt.add_param_group
+    return opt
+
 class _FastSGDStep:
     "One training step for `fit`'s own SGD: autograd.grad, then SGD's foreach update on the optimiser's momentum buffers."
     def __init__(self, model: nn.Module, opt: torch.optim.SGD, loss_func: Callable):
@@ -206,6 +214,7 @@ def fit(model: nn.Module,                          # the model to train (moved t
     epochs = _positive_int('epochs', epochs)
     if isinstance(print_every, bool) or not isinstance(print_every, int) or print_every < 0:
         raise SettingError(f"print_every must be a whole number >= 0 (0 turns the loss lines off), got {print_every!r}")
+    if not isinstance(fast, bool): raise SettingError(f"fast must be True or False, got {fast!r}")
     if opt_func is None and not (math.isfinite(lr) and lr > 0):
         raise SettingError(f"lr (the learning rate) must be a finite number > 0, got {lr!r}")
     if opt_func is None and not 0 <= momentum < 1:
@@ -215,9 +224,9 @@ def fit(model: nn.Module,                          # the model to train (moved t
     device = best_device(device)
     model.to(device)                                   # 1. move the model first ...
     opt = (opt_func(model.parameters()) if opt_func else     # foreach: one call per step for all tensors (same numbers)
+           _sgd(model.parameters(), lr, momentum) if fast else
            torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, foreach=True))
     loss_func = loss_func if loss_func is not None else nn.CrossEntropyLoss()   # 2. ... then build the optimiser
-    if not isinstance(fast, bool): raise SettingError(f"fast must be True or False, got {fast!r}")
     hist, start_epoch, start_step, rng_state = History(print_every=print_every, steps_per_epoch=steps_per_epoch), 0, 0, None
     gen = _loader_generator(train_loader)
     if resume is not None:                             # continue exactly where a checkpoint stopped
@@ -691,12 +700,12 @@ def save_run(out: str | Path,                 # the run folder (created if missi
     for k, v in extra.items(): metrics.setdefault(k, v)      # settings of the run (seed, batch_size, lr, ...)
     metrics.update(versions=versions(), finished=datetime.now().isoformat(timespec='seconds'))
     atomic_write(out / 'weights.pth', lambda tmp: torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp))
-    t_plots = time.perf_counter()
+    t_plots, c_plots = time.perf_counter(), time.process_time()
     _savefig(plot_loss(h, title=f'Training loss ({dataset}, {recipe} recipe)'), out / 'loss_curve.png')
     _savefig(plot_per_class(evaluation), out / 'per_class_accuracy.png')
     _savefig(plot_confusion(evaluation), out / 'confusion_matrix.png')
     if test_loader is not None: _savefig(plot_predictions(model, test_loader, evaluation.classes), out / 'predictions.png')
-    metrics['plot_time_s'] = time.perf_counter() - t_plots
+    metrics.update(plot_time_s=time.perf_counter() - t_plots, plot_cpu_s=time.process_time() - c_plots)
     metrics['wall_time_s'] = wall_time_s + time.perf_counter() - entered
     metrics = json_ready(metrics)
     atomic_write(out / 'metrics.json', lambda tmp: tmp.write_text(json.dumps(metrics, indent=1, allow_nan=False)))
