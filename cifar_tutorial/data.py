@@ -44,9 +44,9 @@ DATASETS = ('auto', 'cifar10', 'synthetic')
 
 def tutorial_transform(mean: Sequence[float] = MEAN,  # per-channel mean on the 0..1 scale
                        std: Sequence[float] = STD,    # per-channel standard deviation on the 0..1 scale
-                      ) -> transforms.Compose:
+                      ) -> Callable:
     "The classic per-image pipeline: PIL image -> float tensor in [0, 1] -> normalised tensor."
-    from torchvision import transforms   # here, not at the top: importing torchvision takes seconds
+    from torchvision import transforms  # here, not at the top: importing torchvision takes seconds
     return transforms.Compose([transforms.ToTensor(), transforms.Normalize(mean, std)])
 
 # %% ../nbs/api/data.ipynb #d002
@@ -443,7 +443,7 @@ class CIFAR10Arrays(_CIFAR10Files, Dataset):
         tmp, moved = Path(tempfile.mkdtemp(prefix='.cifar-download-', dir=root)), []
         try:
             archive = root/self.filename
-            from torchvision.datasets.utils import download_and_extract_archive, extract_archive   # only to download
+            from torchvision.datasets.utils import download_and_extract_archive, extract_archive  # only to download
             if archive.is_file() and _md5_ok(archive, self.tgz_md5): extract_archive(str(archive), str(tmp))
             else: download_and_extract_archive(self.url, str(tmp), filename=self.filename, md5=self.tgz_md5)
             (root/self.base_folder).mkdir(exist_ok=True)
@@ -720,8 +720,15 @@ class FastLoader:
         n = self.num_images
         idx = torch.randperm(n, generator=self.gen).to(self.device) if self.shuffle else torch.arange(n, device=self.device)
         stop = n - n % self.batch_size if self.drop_last else n
-        for i in range(0, stop, self.batch_size):
-            yield self.batch(idx[i:i + self.batch_size], augment=True)
+        if self.flip or self.crop:                  # augmented: one batch at a time (each draws its own randomness)
+            for i in range(0, stop, self.batch_size):
+                yield self.batch(idx[i:i + self.batch_size], augment=True)
+            return
+        per = self.batch_size * max(1, 1024 // self.batch_size)   # small batches: gather and normalise ~1,024 images
+        for j in range(0, stop, per):                             # at once, then hand out views (the same numbers)
+            xs, ys = self.batch(idx[j:min(j + per, stop)])
+            for i in range(0, len(ys), self.batch_size):
+                yield xs[i:i + self.batch_size], ys[i:i + self.batch_size]
 
     # the normalisation constants as earlier versions stored them (0..255 scale, 1 x 3 x 1 x 1), for code that used them
     mean = property(lambda self: (self.norm_mean * 255).view(1, -1, 1, 1))
