@@ -180,7 +180,7 @@ class _FastSGDStep:
                 t = buf
             params.append(p); steps.append(t)
         if steps: torch._foreach_add_(params, steps, alpha=-g['lr'])
-        if g['momentum'] and all(self.opt.state[p].get('momentum_buffer') is not None for p in self.params):
+        if g['momentum'] and all(self.opt.state.get(p, {}).get('momentum_buffer') is not None for p in self.params):
             self.bufs = [self.opt.state[p]['momentum_buffer'] for p in self.params]
 
 def _fast_step_for(model: nn.Module, opt, loss_func: Callable) -> Optional[_FastSGDStep]:
