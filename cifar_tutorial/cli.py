@@ -100,7 +100,8 @@ def cmd_data(args,  # the parsed options of `cifar-tutorial data`
     out = Path(args.out)
     if args.out == DEFAULT_SAMPLES: out.parent.mkdir(exist_ok=True)
     _check_out_file(out)
-    train, test = get_dataset(args.dataset, args.root, download=True if args.download else None, verify=not args.no_verify)
+    train, test = get_dataset(args.dataset, args.root, download=True if args.download else None, verify=not args.no_verify,
+                              as_arrays=True)
     print(format_summary(summarize(train, test)))
     xb, yb = next(iter(FastLoader(train, batch_size=32, shuffle=True, seed=0)))
     fig = show_batch(xb, yb, train.classes, title=f"{train.source}: 32 training images")
