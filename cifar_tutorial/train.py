@@ -10,11 +10,13 @@ from __future__ import annotations
 import atexit
 import contextlib
 import importlib.metadata
+import importlib.util
 import json
 import math
 import os
 import platform
 import random
+import re
 import shutil
 import signal
 import sys
@@ -51,12 +53,19 @@ def seed_everything(seed: int,  # a whole number >= 0
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
 
+def _torchvision_version() -> str:
+    "`torchvision.__version__`, read from its version.py when it is not imported yet (importing it takes seconds)."
+    if 'torchvision' in sys.modules: return sys.modules['torchvision'].__version__
+    spec = importlib.util.find_spec('torchvision')
+    if spec is None or spec.origin is None: return 'not installed'
+    try: m = re.search(r"__version__\s*=\s*['\"]([^'\"]+)", (Path(spec.origin).parent / 'version.py').read_text())
+    except OSError: m = None
+    return m.group(1) if m else importlib.metadata.version('torchvision')
+
 def versions() -> dict:
     "The versions of Python and the libraries that produce a result, to store beside it."
     from cifar_tutorial import __version__
-    try: tv = importlib.metadata.version('torchvision')    # read from its metadata: importing it takes seconds
-    except importlib.metadata.PackageNotFoundError: tv = 'not installed'
-    v = dict(python=platform.python_version(), torch=torch.__version__, torchvision=tv,
+    v = dict(python=platform.python_version(), torch=torch.__version__, torchvision=_torchvision_version(),
              numpy=np.__version__, cifar_tutorial=__version__, platform=f"{platform.system()} {platform.machine()}")
     return {k: str(x) for k, x in v.items()}   # plain strings (torch.__version__ is a str subclass) keep files loadable
 

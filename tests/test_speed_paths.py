@@ -154,13 +154,16 @@ ck = lambda r: save_checkpoint(Path({str(tmp_path)!r}) / 'c.pth', r.model, r)
 r = fit(Net(), FastLoader(tr, 4, seed=0), epochs=2, progress=False, print_every=0, checkpoint=ck)
 fit(Net(), FastLoader(tr, 4, seed=0), epochs=3, progress=False, print_every=0,
     resume=load_checkpoint(Path({str(tmp_path)!r}) / 'c.pth'))
-evaluate(r.model, FastLoader(te, 1000, shuffle=False)); versions()
+evaluate(r.model, FastLoader(te, 1000, shuffle=False))
+print(versions()['torchvision'])
 print(sorted(m for m in ('torchvision', 'torch._dynamo') if m in sys.modules))
 """
     p = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300,
                        env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip().splitlines()[-1] == '[]'
+    import torchvision
+    assert p.stdout.strip().splitlines()[-2] == torchvision.__version__     # versions() reads it without importing it
 
 
 # --- data ---
