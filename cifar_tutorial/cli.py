@@ -100,7 +100,8 @@ def cmd_data(args,  # the parsed options of `cifar-tutorial data`
     out = Path(args.out)
     if args.out == DEFAULT_SAMPLES: out.parent.mkdir(exist_ok=True)
     _check_out_file(out)
-    train, test = get_dataset(args.dataset, args.root, download=True if args.download else None, verify=not args.no_verify)
+    train, test = get_dataset(args.dataset, args.root, download=True if args.download else None, verify=not args.no_verify,
+                              as_arrays=True)
     print(format_summary(summarize(train, test)))
     xb, yb = next(iter(FastLoader(train, batch_size=32, shuffle=True, seed=0)))
     fig = show_batch(xb, yb, train.classes, title=f"{train.source}: 32 training images")
@@ -119,6 +120,8 @@ def _check_train_args(args):
     fast_only = [f for f, v in (('--size', args.size), ('--tta', args.tta), ('--compile', args.compile)) if v]
     if fast_only and args.recipe != 'fast':
         raise UsageError(f"{', '.join(fast_only)} only apply to the fast recipe: add --recipe fast, or leave them out.")
+    if args.plain_step and args.recipe == 'fast':
+        raise UsageError("--plain-step only applies to the tutorial recipe (the fast recipe has its own loop); leave it out.")
     e = args.epochs
     if e is not None and args.recipe != 'fast':
         if e < 1: raise UsageError(f"--epochs must be at least 1, got {e:g}.")
@@ -167,6 +170,10 @@ def _settings(args, ckpt: dict | None) -> dict:
     return s
 
 # %% ../nbs/api/cli.ipynb #c017
+def _phase_line(wall: dict, cpu: dict) -> str:
+    "One line of phase times: wall seconds, and this process's CPU seconds in brackets."
+    return 'phases, s (CPU s): ' + ', '.join(f"{k} {v:.2f} ({cpu[k]:.2f})" for k, v in wall.items())
+
 def _train_tutorial(args, device, t0: float) -> int:
     import matplotlib; matplotlib.use('Agg')  # noqa: I001 (a backend before anything imports pyplot)
     import torch
@@ -185,6 +192,11 @@ def _train_tutorial(args, device, t0: float) -> int:
         save_run,
         seed_everything,
     )
+    phases, cpu, mark = {}, {}, [t0, time.process_time() - (time.perf_counter() - t0)]
+    def lap(name):                                     # wall and CPU seconds since the previous lap, under `name`
+        now, c = time.perf_counter(), time.process_time()
+        phases[name], cpu[name] = now - mark[0], c - mark[1]; mark[:] = [now, c]
+    lap('imports')
     existed = args.out is not None and Path(args.out).exists()
     out = prepare_out_dir(args.out, args.resume)       # claims the folder; refuses one holding a run, before any work
     try:
@@ -198,7 +210,7 @@ def _train_tutorial(args, device, t0: float) -> int:
         classic = s['loader'] == 'classic'
         train, test = get_dataset(s['dataset'], s['root'], transform=tutorial_transform() if classic else None,
                                   download=True if args.download else None,
-                                  verify=s['verify'], n_train=s['n_train'], n_test=s['n_test'])
+                                  verify=s['verify'], n_train=s['n_train'], n_test=s['n_test'], as_arrays=not classic)
         seed_everything(s['seed'])                     # the same seed gives the same initial weights and batch order
         model = Net(num_classes=len(train.classes))
         if ckpt is not None: load_checkpoint(out / 'checkpoint.pth', model)   # checks it is a Net of this size
@@ -213,6 +225,7 @@ def _train_tutorial(args, device, t0: float) -> int:
     else:
         train_dl = FastLoader(train, bs, shuffle=True, device=device, seed=s['seed'])
         test_dl = FastLoader(test, max(bs, 1000), shuffle=False, device=device, seed=0)
+    lap('load')
     note = ' -- generated offline images, NOT CIFAR-10' if train.source == 'synthetic' else f" (from {s['root']})"
     print(f"dataset: {train.source}{note}: {len(train)} training / {len(test)} test images")
     print(f"recipe: tutorial -- Net ({sum(p.numel() for p in model.parameters()):,} parameters), CrossEntropyLoss, "
@@ -224,7 +237,8 @@ def _train_tutorial(args, device, t0: float) -> int:
     meta = dict(dataset=train.source, recipe='tutorial', epochs=s['epochs'], seed=s['seed'], batch_size=bs, lr=s['lr'],
                 momentum=s['momentum'], loader=s['loader'], root=str(s['root']), verify=s['verify'],
                 n_train=s['n_train'], n_test=s['n_test'], classes=list(train.classes), threads=threads,
-                onednn=not small_cpu and torch.backends.mkldnn.enabled, print_every=s['print_every'])
+                onednn=not small_cpu and torch.backends.mkldnn.enabled, print_every=s['print_every'],
+                fast_step=not args.plain_step)
     before = ckpt['meta'].get('train_time_s', 0.0) if ckpt else 0.0
     save = lambda r: save_checkpoint(out / 'checkpoint.pth', model, r, **dict(meta, train_time_s=before + r.train_time_s))
     if ckpt is not None and ckpt['epoch'] >= s['epochs']:   # stopped during the final evaluation: nothing left to train
@@ -233,18 +247,25 @@ def _train_tutorial(args, device, t0: float) -> int:
         result = fit(model, train_dl, epochs=s['epochs'], lr=s['lr'], momentum=s['momentum'], device=device,
                      print_every=s['print_every'], progress=not args.no_progress, resume=ckpt, checkpoint=save,
                      checkpoint_every=60.0 if args.checkpoint_every is None else args.checkpoint_every,
-                     threads=args.threads)
+                     threads=args.threads, fast=not args.plain_step)
         result.train_time_s += before
+    lap('train')
     if result.interrupted:
         print(f"\ninterrupted after {result.epochs_done} epoch(s) and {result.step} more mini-batch(es); saved a checkpoint "
               f"to {out / 'checkpoint.pth'}\ncontinue with: cifar-tutorial train --out {out} --resume", file=sys.stderr)
         return 130
     ev = evaluate(model, test_dl, device, classes=train.classes)
+    lap('eval')
     print(f"\naccuracy of the network on the {ev.n} test images: {ev.accuracy:.1f} %")
     print(ev.table())
     m = save_run(out, model, result, ev, test_loader=test_dl, device=str(device), wall_time_s=time.perf_counter() - t0,
-                 **dict(meta, n_train_images=len(train), resumed=ckpt is not None))
+                 **dict(meta, n_train_images=len(train), resumed=ckpt is not None, phases_s=phases,
+                        phases_cpu_s=cpu))
     release_out_dir(out)
+    lap('save')
+    phases['plots'], cpu['plots'] = m['plot_time_s'], m['plot_cpu_s']
+    phases['save'] -= phases['plots']; cpu['save'] -= cpu['plots']
+    if getattr(args, 'debug', False) or os.environ.get('CIFAR_TUTORIAL_PHASES') == '1': print(_phase_line(phases, cpu))
     print(f"\ntrained in {result.train_time_s:.1f} s ({m['wall_time_s']:.1f} s in all); wrote metrics.json, weights.pth, "
           f"checkpoint.pth and 4 plots to {out}")
     return 0
@@ -326,6 +347,8 @@ def _add_train_args(p: argparse.ArgumentParser):
     a.add_argument('--print-every', type=int, help='print the mean loss every N mini-batches (default 2000, 0: never)')
     a.add_argument('--checkpoint-every', type=float, help='seconds between checkpoints while training (default 60)')
     a.add_argument('--no-progress', action='store_true', help='no progress bar')
+    a.add_argument('--plain-step', action='store_true', help="train with lesson 04's zero_grad/backward/step loop instead "
+                   "of fit's faster step (the same numbers)")
     a.add_argument('--threads', type=int, help="CPU threads for PyTorch (default: 1 on the CPU for mini-batches up to 32, "
                    "where more threads slow each step down; else PyTorch's default)")
     f = p.add_argument_group('fast recipe (only with --recipe fast; see cifar_tutorial.recipes)')

@@ -1,4 +1,4 @@
-"""Everything the lessons need to get images into a network: real CIFAR-10 through torchvision (loaded safely, never overwritten), a dataset the package generates itself for offline use and tests, one function that chooses between them, two batch loaders, the augmentations, and a picture of a batch.
+"""Everything the lessons need to get images into a network: real CIFAR-10 as torchvision's class or as plain arrays (loaded safely, never overwritten), a dataset the package generates itself for offline use and tests, one function that chooses between them, two batch loaders, the augmentations, and a picture of a batch.
 
 Docs: https://cifar-tutorial.github.io/cifar_tutorial/api/data.html.md"""
 
@@ -7,6 +7,7 @@ Docs: https://cifar-tutorial.github.io/cifar_tutorial/api/data.html.md"""
 # %% ../nbs/api/data.ipynb #c002
 from __future__ import annotations
 
+import hashlib
 import io
 import math
 import os
@@ -25,18 +26,15 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, default_collate
-from torchvision import transforms
-from torchvision.datasets import CIFAR10
-from torchvision.datasets.utils import check_integrity, download_and_extract_archive, extract_archive
 
 from .core import CifarTutorialError
 
 # %% auto #0
 __all__ = ['MEAN', 'STD', 'CIFAR10_CLASSES', 'DATASETS', 'SYNTHETIC_CLASSES', 'MAX_SYNTHETIC', 'tutorial_transform',
            'images_nchw', 'normalize_images', 'flip_images', 'translate_images', 'DataError', 'DataNotFoundError',
-           'UnsafePickleError', 'safe_unpickle', 'SafeCIFAR10', 'make_synthetic', 'SyntheticShapes',
+           'UnsafePickleError', 'safe_unpickle', 'CIFAR10Arrays', 'make_synthetic', 'SyntheticShapes',
            'SyntheticFallbackWarning', 'get_dataset', 'classic_loader', 'FastLoader', 'show_batch', 'summarize',
-           'format_summary']
+           'format_summary', 'SafeCIFAR10']
 
 # %% ../nbs/api/data.ipynb #c005
 MEAN = (0.5, 0.5, 0.5)  # per-channel mean used by the tutorial's `Normalize`
@@ -46,15 +44,16 @@ DATASETS = ('auto', 'cifar10', 'synthetic')
 
 def tutorial_transform(mean: Sequence[float] = MEAN,  # per-channel mean on the 0..1 scale
                        std: Sequence[float] = STD,    # per-channel standard deviation on the 0..1 scale
-                      ) -> transforms.Compose:
+                      ) -> Callable:
     "The classic per-image pipeline: PIL image -> float tensor in [0, 1] -> normalised tensor."
+    from torchvision import transforms  # here, not at the top: importing torchvision takes seconds
     return transforms.Compose([transforms.ToTensor(), transforms.Normalize(mean, std)])
 
 # %% ../nbs/api/data.ipynb #d002
 def images_nchw(data,  # uint8 images N x H x W x 3: a NumPy array or a tensor (a dataset's `.data`)
                 device: str | torch.device | None = None,  # move them here first (the permutation then runs there)
                ) -> torch.Tensor:
-    "Stored images N x H x W x 3 (uint8) as one uint8 tensor N x 3 x H x W, contiguous."
+    "Stored images N x H x W x 3 (uint8) as one uint8 tensor N x 3 x H x W, contiguous (no copy if they are a view of such)."
     x = data if isinstance(data, torch.Tensor) else torch.as_tensor(np.asarray(data))
     if x.dtype != torch.uint8 or x.ndim != 4 or x.shape[-1] != 3:
         raise ValueError(f"expected uint8 images of shape N x H x W x 3 (as a dataset's .data holds them), "
@@ -283,10 +282,30 @@ def safe_unpickle(path: str | Path,  # a CIFAR-10 batch or meta file (a pickle h
     return obj
 
 # %% ../nbs/api/data.ipynb #c011
+class _CIFAR10Files:
+    "Where CIFAR-10's files come from and their official checksums (the values torchvision's `CIFAR10` holds)."
+    base_folder = 'cifar-10-batches-py'
+    url = 'https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz'
+    filename = 'cifar-10-python.tar.gz'
+    tgz_md5 = 'c58f30108f718f92721af3b95e74349a'
+    train_list = [['data_batch_1', 'c99cafc152244af753f735de768cd75f'], ['data_batch_2', 'd4bba439e000b95fd0a9bffe97cbabec'],
+                  ['data_batch_3', '54ebc095f3ab1f0389bbae665268c751'], ['data_batch_4', '634d18415352ddfa80567beed471001a'],
+                  ['data_batch_5', '482c414d41f54cd18b22e5b47cb7c3cb']]
+    test_list = [['test_batch', '40351d587109b95175f43aff81a1287e']]
+    meta = {'filename': 'batches.meta', 'key': 'label_names', 'md5': '5ff9c542aee3614f3951f8cda6e48888'}
+
+def _md5_ok(path: Path, md5: str) -> bool:
+    "Whether the file at `path` has the MD5 checksum `md5`."
+    h = hashlib.md5(usedforsecurity=False)
+    with open(path, 'rb') as f:
+        while chunk := f.read(1 << 20): h.update(chunk)
+    return h.hexdigest() == md5
+
 def _files(root: Path) -> list[Path]:
     "The seven files of a CIFAR-10 copy under `root`: five training batches, the test batch, the class names."
-    folder = root/CIFAR10.base_folder
-    return [folder/f for f, _ in CIFAR10.train_list + CIFAR10.test_list] + [folder/CIFAR10.meta['filename']]
+    C = _CIFAR10Files
+    folder = root/C.base_folder
+    return [folder/f for f, _ in C.train_list + C.test_list] + [folder/C.meta['filename']]
 
 def _there(root: Path) -> list[Path]:
     "Those of CIFAR-10's files that exist under `root` in any form (a file, a folder, a broken link...)."
@@ -295,11 +314,11 @@ def _there(root: Path) -> list[Path]:
 def _check_root(root: Path):
     if root.exists() and not root.is_dir():
         raise NotADirectoryError(f"root '{root}' is a file, not a folder. Pass the folder that holds (or should hold) "
-                                 f"'{CIFAR10.base_folder}', e.g. root='data'.")
+                                 f"'{_CIFAR10Files.base_folder}', e.g. root='data'.")
 
 def _incomplete(root: Path, there: list[Path]) -> DataError:
     missing = [p.name for p in _files(root) if p not in there]
-    return DataError(f"the CIFAR-10 copy in '{(root/CIFAR10.base_folder).resolve()}' is incomplete: {', '.join(missing)} "
+    return DataError(f"the CIFAR-10 copy in '{(root/_CIFAR10Files.base_folder).resolve()}' is incomplete: {', '.join(missing)} "
                      f"{'is' if len(missing) == 1 else 'are'} missing. A copy that is there is never downloaded over: "
                      "put the missing files back, or move that folder away and download again (download=True).")
 
@@ -327,18 +346,22 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def _read_classes(path: Path) -> list[str]:
     "The class names of a `batches.meta` file, checked."
-    names = safe_unpickle(path).get(CIFAR10.meta['key'])
+    names = safe_unpickle(path).get(_CIFAR10Files.meta['key'])
     if not (isinstance(names, (list, tuple)) and names and all(isinstance(c, str) for c in names)):
         raise _unusable(path, f"does not hold CIFAR-10's class names (expected a list of names under "
-                              f"'{CIFAR10.meta['key']}', found {type(names).__name__})")
+                              f"'{_CIFAR10Files.meta['key']}', found {type(names).__name__})")
     return list(names)
 
 # %% ../nbs/api/data.ipynb #d018
 class _DownloadError(DataError): "The download itself failed (no network, a proxy, a full disk...)."
 
 # %% ../nbs/api/data.ipynb #d019
-class SafeCIFAR10(CIFAR10):
-    "torchvision's `CIFAR10` with safe unpickling, checked contents, clear errors, no overwriting, and `verify=False` for a local copy."
+def _nhwc(planes: np.ndarray) -> np.ndarray:
+    "Images stored N x 3 x H x W (C-contiguous) seen as N x H x W x 3, without a copy."
+    return planes.transpose(0, 2, 3, 1)
+
+class CIFAR10Arrays(_CIFAR10Files, Dataset):
+    "CIFAR-10 read safely into arrays, checked, never overwritten: `SafeCIFAR10` without torchvision."
     source = 'cifar10'
     def __init__(self, root: str | Path,     # the folder that holds (or will hold) 'cifar-10-batches-py'
                  train: bool = True,         # the 50,000 training images, or the 10,000 test images
@@ -348,7 +371,7 @@ class SafeCIFAR10(CIFAR10):
                  *, verify: bool = True):    # compare the files with the official checksums (False: a local re-encode)
         root = Path(root).expanduser()
         _check_root(root)
-        super(CIFAR10, self).__init__(str(root), transform=transform, target_transform=target_transform)
+        self._set_root(str(root), transform, target_transform)
         self.train, self.verify = train, verify
         files, there = _files(root), _there(root)
         if download and not there:
@@ -364,7 +387,7 @@ class SafeCIFAR10(CIFAR10):
             if not p.is_file(): raise _unusable(p, "is not a regular file")
         if verify:
             official = dict(self.train_list + self.test_list + [(self.meta['filename'], self.meta['md5'])])
-            bad = [p.name for p in files if not check_integrity(str(p), official[p.name])]
+            bad = [p.name for p in files if not _md5_ok(p, official[p.name])]
             if bad:
                 raise DataError(
                     f"CIFAR-10 files in '{(root/self.base_folder).resolve()}' do not match the official checksums: "
@@ -380,8 +403,22 @@ class SafeCIFAR10(CIFAR10):
             if y.min() < 0 or y.max() >= len(self.classes):
                 raise _unusable(path, f"has labels outside 0..{len(self.classes) - 1} (the classes in {self.meta['filename']})")
             data.append(x); targets.append(y)
-        self.data = np.vstack(data).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).copy()
+        self.data = _nhwc(np.vstack(data).reshape(-1, 3, 32, 32))    # the files' planes, seen as N x 32 x 32 x 3
         self.targets = np.concatenate(targets).tolist()
+
+    def _set_root(self, root: str, transform, target_transform):
+        self.root, self.transform, self.target_transform = root, transform, target_transform
+
+    def __len__(self): return len(self.data)
+    def __getitem__(self, i):
+        "(PIL image, label) of image `i`, after `transform` and `target_transform`, as torchvision's `CIFAR10` gives them."
+        img, target = Image.fromarray(np.ascontiguousarray(self.data[i])), self.targets[i]
+        if self.transform is not None: img = self.transform(img)
+        if self.target_transform is not None: target = self.target_transform(target)
+        return img, target
+    def __repr__(self):
+        return (f"Dataset {type(self).__name__}\n    Number of datapoints: {len(self)}\n    Root location: {self.root}\n"
+                f"    Split: {'Train' if self.train else 'Test'}")
 
     def _download(self):
         "`download()` with a time-out, its failures as one `DataError`."
@@ -406,7 +443,8 @@ class SafeCIFAR10(CIFAR10):
         tmp, moved = Path(tempfile.mkdtemp(prefix='.cifar-download-', dir=root)), []
         try:
             archive = root/self.filename
-            if archive.is_file() and check_integrity(str(archive), self.tgz_md5): extract_archive(str(archive), str(tmp))
+            from torchvision.datasets.utils import download_and_extract_archive, extract_archive  # only to download
+            if archive.is_file() and _md5_ok(archive, self.tgz_md5): extract_archive(str(archive), str(tmp))
             else: download_and_extract_archive(self.url, str(tmp), filename=self.filename, md5=self.tgz_md5)
             (root/self.base_folder).mkdir(exist_ok=True)
             for p in files:                                      # complete: move the files into place, never over a file
@@ -420,6 +458,27 @@ class SafeCIFAR10(CIFAR10):
                 if d.is_dir() and not any(d.iterdir()): d.rmdir()
             raise
         finally: shutil.rmtree(tmp, ignore_errors=True)
+
+def _safe_cifar10() -> type:
+    "`SafeCIFAR10`, made on first use: it imports torchvision, which takes seconds, and only code that asks for it pays that."
+    if 'SafeCIFAR10' in globals(): return globals()['SafeCIFAR10']
+    from torchvision.datasets import CIFAR10, VisionDataset
+
+    class SafeCIFAR10(CIFAR10Arrays, CIFAR10):
+        "torchvision's `CIFAR10` with safe unpickling, checked contents, clear errors, no overwriting, and `verify=False` for a local copy."
+        __qualname__ = 'SafeCIFAR10'   # pickled by name (DataLoader workers): found through __getattr__ below
+        def _set_root(self, root, transform, target_transform):
+            VisionDataset.__init__(self, root, transform=transform, target_transform=target_transform)
+        __repr__ = VisionDataset.__repr__
+    globals()['SafeCIFAR10'] = SafeCIFAR10
+    return SafeCIFAR10
+
+def __getattr__(name: str):
+    "`cifar_tutorial.data.SafeCIFAR10` makes the class the first time it is asked for."
+    if name == 'SafeCIFAR10': return _safe_cifar10()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+_all_ = ['SafeCIFAR10']
 
 # %% ../nbs/api/data.ipynb #c015
 SYNTHETIC_CLASSES = ('disc', 'ring', 'square', 'frame', 'triangle', 'plus', 'cross', 'h-stripes', 'v-stripes', 'checks')
@@ -522,13 +581,13 @@ def _check_n(n, what: str):
     if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1):
         raise ValueError(f"{what} must be a whole number of images, at least 1 (or None for all), got {n!r}")
 
-def _first(ds: SafeCIFAR10, n: Optional[int], what: str) -> SafeCIFAR10:
+def _first(ds: CIFAR10Arrays, n: Optional[int], what: str) -> CIFAR10Arrays:
     "Keep the first `n` images of a CIFAR-10 split (all of them when `n` is None)."
     if n is None or n == len(ds): return ds
     if n > len(ds):
         raise DataError(f"{what}={n} asks for more images than the CIFAR-10 copy in '{ds.root}' holds for this split "
                         f"({len(ds)}); leave {what} out to use them all.")
-    ds.data, ds.targets = ds.data[:n].copy(), ds.targets[:n]
+    ds.data, ds.targets = _nhwc(ds.data.transpose(0, 3, 1, 2)[:n].copy()), ds.targets[:n]   # a copy: the rest is freed
     return ds
 
 # %% ../nbs/api/data.ipynb #d023
@@ -541,6 +600,7 @@ def get_dataset(name: str = 'auto',        # 'auto' | 'cifar10' | 'synthetic'
                 n_train: Optional[int] = None,    # keep this many training images (CIFAR-10: the first n; None: all)
                 n_test: Optional[int] = None,     # keep this many test images (CIFAR-10: the first n; None: all)
                 seed: int = 0,                    # which offline images to generate (CIFAR-10 does not use it)
+                as_arrays: bool = False,          # CIFAR-10 as `CIFAR10Arrays` (no torchvision import) instead of `SafeCIFAR10`
                ) -> tuple[Dataset, Dataset]:
     "Return `(train, test)` for `name`; both carry `source`, and the offline set a `fallback_reason` when 'auto' chose it."
     if name not in DATASETS:
@@ -559,15 +619,16 @@ def get_dataset(name: str = 'auto',        # 'auto' | 'cifar10' | 'synthetic'
         for d in (tr, te): d.fallback_reason = reason
         return tr, te
     if name == 'synthetic': return synthetic()
+    CIFAR = CIFAR10Arrays if as_arrays else _safe_cifar10()
     _check_root(root)
     if name == 'auto' and not _there(root):                # no copy at all: download it, or fall back
         if download is False:
             return synthetic(f"CIFAR-10 is not in '{root.resolve()}' and download is off")
-        try: train = SafeCIFAR10(root, True, transform, download=True, verify=verify)
+        try: train = CIFAR(root, True, transform, download=True, verify=verify)
         except _DownloadError as e: return synthetic(str(e))
     else:                                                  # 'cifar10', or a copy is there: it must load
-        train = SafeCIFAR10(root, True, transform, download=bool(download), verify=verify)
-    test = SafeCIFAR10(root, False, test_transform, verify=verify)
+        train = CIFAR(root, True, transform, download=bool(download), verify=verify)
+    test = CIFAR(root, False, test_transform, verify=verify)
     return _first(train, n_train, 'n_train'), _first(test, n_test, 'n_test')
 
 # %% ../nbs/api/data.ipynb #d026
@@ -659,8 +720,15 @@ class FastLoader:
         n = self.num_images
         idx = torch.randperm(n, generator=self.gen).to(self.device) if self.shuffle else torch.arange(n, device=self.device)
         stop = n - n % self.batch_size if self.drop_last else n
-        for i in range(0, stop, self.batch_size):
-            yield self.batch(idx[i:i + self.batch_size], augment=True)
+        if self.flip or self.crop:                  # augmented: one batch at a time (each draws its own randomness)
+            for i in range(0, stop, self.batch_size):
+                yield self.batch(idx[i:i + self.batch_size], augment=True)
+            return
+        per = self.batch_size * max(1, 1024 // self.batch_size)   # small batches: gather and normalise ~1,024 images
+        for j in range(0, stop, per):                             # at once, then hand out views (the same numbers)
+            xs, ys = self.batch(idx[j:min(j + per, stop)])
+            for i in range(0, len(ys), self.batch_size):
+                yield xs[i:i + self.batch_size], ys[i:i + self.batch_size]
 
     # the normalisation constants as earlier versions stored them (0..255 scale, 1 x 3 x 1 x 1), for code that used them
     mean = property(lambda self: (self.norm_mean * 255).view(1, -1, 1, 1))

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import importlib.metadata
+import importlib.util
 import json
 import math
 import os
 import platform
 import random
+import re
 import shutil
 import signal
 import sys
@@ -50,12 +53,19 @@ def seed_everything(seed: int,  # a whole number >= 0
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
 
+def _torchvision_version() -> str:
+    "`torchvision.__version__`, read from its version.py when it is not imported yet (importing it takes seconds)."
+    if 'torchvision' in sys.modules: return sys.modules['torchvision'].__version__
+    spec = importlib.util.find_spec('torchvision')
+    if spec is None or spec.origin is None: return 'not installed'
+    try: m = re.search(r"__version__\s*=\s*['\"]([^'\"]+)", (Path(spec.origin).parent / 'version.py').read_text())
+    except OSError: m = None
+    return m.group(1) if m else importlib.metadata.version('torchvision')
+
 def versions() -> dict:
     "The versions of Python and the libraries that produce a result, to store beside it."
-    import torchvision
-
     from cifar_tutorial import __version__
-    v = dict(python=platform.python_version(), torch=torch.__version__, torchvision=torchvision.__version__,
+    v = dict(python=platform.python_version(), torch=torch.__version__, torchvision=_torchvision_version(),
              numpy=np.__version__, cifar_tutorial=__version__, platform=f"{platform.system()} {platform.machine()}")
     return {k: str(x) for k, x in v.items()}   # plain strings (torch.__version__ is a str subclass) keep files loadable
 
@@ -129,6 +139,68 @@ def small_batch_cpu(device: str | torch.device,  # the device that trains
     finally:
         torch.set_num_threads(old_threads); torch.backends.mkldnn.enabled = old_mkldnn
 
+# %% ../nbs/api/train.ipynb #fst1
+def _plain(method):
+    "`method` of an optimiser without the wrapper that imports torch._dynamo on first use (the same call outside torch.compile)."
+    inner = getattr(method, '__wrapped__', None)
+    if inner is None or torch.compiler.is_compiling(): return method
+    return inner.__get__(method.__self__) if hasattr(method, '__self__') else inner
+
+def _sgd(params, lr: float, momentum: float) -> torch.optim.SGD:
+    "`torch.optim.SGD(params, lr=lr, momentum=momentum, foreach=True)`, built without importing torch._dynamo."
+    opt = torch.optim.SGD.__new__(torch.optim.SGD)
+    opt.add_param_group = _plain(torch.optim.Optimizer.add_param_group.__get__(opt))   # for the constructor only
+    try: torch.optim.SGD.__init__(opt, params, lr=lr, momentum=momentum, foreach=True)
+    finally: del opt.add_param_group
+    return opt
+
+class _FastSGDStep:
+    "One training step for `fit`'s own SGD: autograd.grad, then SGD's foreach update on the optimiser's momentum buffers."
+    def __init__(self, model: nn.Module, opt: torch.optim.SGD, loss_func: Callable):
+        if len(opt.param_groups) != 1: raise ValueError("_FastSGDStep handles one parameter group")
+        self.model, self.opt, self.loss_func, self.group = model, opt, loss_func, opt.param_groups[0]
+        self.params = [p for p in self.group['params'] if p.requires_grad]
+        self.bufs = None                                    # the momentum buffers, once every weight has one
+
+    def __call__(self, inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        loss = self.loss_func(self.model(inputs), labels)
+        grads = torch.autograd.grad(loss, self.params, allow_unused=True)
+        g = self.group
+        with torch.no_grad():
+            if self.bufs is not None and all(t is not None for t in grads):      # every step after the first
+                if g['momentum']:
+                    torch._foreach_mul_(self.bufs, g['momentum'])
+                    torch._foreach_add_(self.bufs, grads, alpha=1 - g['dampening'])
+                torch._foreach_add_(self.params, self.bufs if g['momentum'] else grads, alpha=-g['lr'])
+            else: self._general(grads)
+        return loss
+
+    def _general(self, grads):
+        "SGD's update as `opt.step()` makes it when some weights have no buffer yet (the first step) or no gradient."
+        g, params, steps = self.group, [], []
+        for p, t in zip(self.params, grads):
+            if t is None: continue                        # a weight this loss does not use: SGD leaves it alone
+            if t.is_sparse: raise ValueError("sparse gradients: use fit(..., fast=False)")
+            if g['momentum']:
+                state = self.opt.state[p]
+                buf = state.get('momentum_buffer')
+                if buf is None: buf = state['momentum_buffer'] = t.detach().clone()
+                else: buf.mul_(g['momentum']).add_(t, alpha=1 - g['dampening'])
+                t = buf
+            params.append(p); steps.append(t)
+        if steps: torch._foreach_add_(params, steps, alpha=-g['lr'])
+        if g['momentum'] and all(self.opt.state.get(p, {}).get('momentum_buffer') is not None for p in self.params):
+            self.bufs = [self.opt.state[p]['momentum_buffer'] for p in self.params]
+
+def _fast_step_for(model: nn.Module, opt, loss_func: Callable) -> Optional[_FastSGDStep]:
+    "The fast step where it gives `opt.step()`'s numbers (a plain foreach SGD, one group), else None (the plain loop)."
+    if type(opt) is not torch.optim.SGD or len(opt.param_groups) != 1: return None
+    g = opt.param_groups[0]
+    if g['weight_decay'] or g['nesterov'] or g['maximize'] or g.get('differentiable') or g.get('fused'): return None
+    if opt._optimizer_step_pre_hooks or opt._optimizer_step_post_hooks: return None
+    if any(p.is_sparse for p in g['params']): return None
+    return _FastSGDStep(model, opt, loss_func)
+
 # %% ../nbs/api/train.ipynb #c016
 def fit(model: nn.Module,                          # the model to train (moved to `device`)
         train_loader,                              # yields (images, labels) mini-batches
@@ -145,11 +217,13 @@ def fit(model: nn.Module,                          # the model to train (moved t
         checkpoint: Optional[Callable] = None,     # called with a `FitResult` of the progress so far, to save it
         checkpoint_every: float = 60.0,            # seconds between two `checkpoint` calls (also after each epoch and at the end)
         threads: Optional[int] = None,             # CPU threads; None: 1 for batches up to 32 on the CPU (see `small_batch_cpu`)
+        fast: bool = True,                         # fit's own SGD: the same step with fewer calls (`_FastSGDStep`); False: lesson 04's loop
        ) -> FitResult:
     "Train `model` on `train_loader` for `epochs` epochs with SGD (or `opt_func`); stop cleanly on Ctrl-C."
     epochs = _positive_int('epochs', epochs)
     if isinstance(print_every, bool) or not isinstance(print_every, int) or print_every < 0:
         raise SettingError(f"print_every must be a whole number >= 0 (0 turns the loss lines off), got {print_every!r}")
+    if not isinstance(fast, bool): raise SettingError(f"fast must be True or False, got {fast!r}")
     if opt_func is None and not (math.isfinite(lr) and lr > 0):
         raise SettingError(f"lr (the learning rate) must be a finite number > 0, got {lr!r}")
     if opt_func is None and not 0 <= momentum < 1:
@@ -159,6 +233,7 @@ def fit(model: nn.Module,                          # the model to train (moved t
     device = best_device(device)
     model.to(device)                                   # 1. move the model first ...
     opt = (opt_func(model.parameters()) if opt_func else     # foreach: one call per step for all tensors (same numbers)
+           _sgd(model.parameters(), lr, momentum) if fast else
            torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, foreach=True))
     loss_func = loss_func if loss_func is not None else nn.CrossEntropyLoss()   # 2. ... then build the optimiser
     hist, start_epoch, start_step, rng_state = History(print_every=print_every, steps_per_epoch=steps_per_epoch), 0, 0, None
@@ -167,13 +242,14 @@ def fit(model: nn.Module,                          # the model to train (moved t
         if not isinstance(resume.get('optimizer'), dict) or not isinstance(resume.get('history'), dict):
             raise SettingError("`resume` holds weights but no optimiser state or history (it was saved without a "
                                "`FitResult`), so training cannot continue from it; start a new run.")
-        opt.load_state_dict(resume['optimizer'])
+        _plain(opt.load_state_dict)(resume['optimizer'])
         hist = History(**resume['history']); hist.print_every = print_every
         start_epoch, start_step, rng_state = resume['epoch'], resume['step'], resume.get('loader_rng')
         if start_epoch >= epochs or (start_epoch + 1 == epochs and start_step >= steps_per_epoch):
             raise SettingError(f"the checkpoint has already trained {start_epoch} epoch(s)"
                                f"{f' and {start_step} step(s)' if start_step else ''}; ask for more epochs than that.")
         if gen is not None and rng_state is not None: gen.set_state(rng_state)
+    fast_step = _fast_step_for(model, opt, loss_func) if fast and opt_func is None else None
     done, step, interrupted = start_epoch, start_step, False
     t0 = last_save = time.perf_counter()
     progress_so_far = lambda: FitResult(model, opt, hist, done, step, False, time.perf_counter() - t0, rng_state)
@@ -188,10 +264,12 @@ def fit(model: nn.Module,                          # the model to train (moved t
                 for i, (inputs, labels) in enumerate(train_loader):
                     if i < step: continue                           # resumed: these batches were done before
                     inputs, labels = inputs.to(device), labels.to(device)
-                    opt.zero_grad()                                 # gradients add up unless reset
-                    loss = loss_func(model(inputs), labels)         # forward + loss
-                    loss.backward()                                 # gradients of the loss w.r.t. every weight
-                    opt.step()                                      # update the weights
+                    if fast_step is not None: loss = fast_step(inputs, labels)   # the same step, fewer calls
+                    else:
+                        opt.zero_grad()                             # gradients add up unless reset
+                        loss = loss_func(model(inputs), labels)     # forward + loss
+                        loss.backward()                             # gradients of the loss w.r.t. every weight
+                        opt.step()                                  # update the weights
                     hist.step_loss.append(loss.item())
                     step = i + 1
                     bar.update()
@@ -282,7 +360,8 @@ def evaluate(model: nn.Module,                        # the network to test
     model.to(device).eval()                         # eval mode: matters for dropout / batch norm
     conf, loss_sum = None, 0.0
     try:
-        with small_batch_cpu(device, getattr(loader, 'batch_size', None)):
+        # one CPU thread: for this course's nets the same numbers as several threads, for about half the CPU time
+        with small_batch_cpu(device, getattr(loader, 'batch_size', None), threads=1 if device.type == 'cpu' else None):
             for images, labels in loader:
                 outputs = model(images.to(device))      # one score (logit) per class
                 k = outputs.shape[1]
@@ -318,7 +397,8 @@ def plot_loss(history,                        # a `History`, or its `as_dict()` 
     w = max(1, min(len(losses) // 20, h.get('print_every') or 2000))
     if w > 1:
         mean = np.convolve(losses, np.ones(w) / w, mode='valid')
-        ax.plot(steps[w - 1:], mean, color='C0', label=f'mean of the last {w}')
+        every = max(1, w // 8)                      # a smooth curve: a point every w/8 steps draws the same line
+        ax.plot(steps[w - 1::every], mean[::every], color='C0', label=f'mean of the last {w}')
     if h.get('printed'):
         per_epoch = h.get('steps_per_epoch') or 0
         xs = [(e - 1) * per_epoch + s for e, s, _ in h['printed']]
@@ -371,15 +451,18 @@ def plot_confusion(evaluation: Evaluation,  # from `evaluate`
 
 @torch.no_grad()
 def plot_predictions(model: nn.Module,                          # the classifier (put in eval mode for the call)
-                     loader,                                    # yields (images, labels) mini-batches
+                     loader,                                    # yields (images, labels) mini-batches, normalised with MEAN, STD
                      classes: Optional[Sequence[str]] = None,   # class names (default: the loader's dataset's)
                      n: int = 16,                               # how many images to show
                      device: str | torch.device | None = None,  # where to run the model (None: where its weights are)
                      title: Optional[str] = None,               # the grid's title (default: how many are right)
+                     ncols: int = 8,                            # images per row
                     ):
     "The first `n` images of `loader` titled 'predicted (true)': green when right, red when wrong."
-    from cifar_tutorial.data import show_batch
-    n = _positive_int('n', n)
+    import matplotlib.pyplot as plt
+
+    from cifar_tutorial.data import MEAN, STD
+    n, ncols = _positive_int('n', n), _positive_int('ncols', ncols)
     classes = list(classes) if classes is not None else _classes_of(loader)
     device = next(model.parameters()).device if device is None else best_device(device)
     xs, ys = [], []
@@ -391,7 +474,25 @@ def plot_predictions(model: nn.Module,                          # the classifier
     try: pred = model(x.to(device)).argmax(1).cpu()
     finally: model.train(was_training)
     ok = int((pred == y).sum())
-    return show_batch(x.cpu(), y, classes, preds=pred, title=title or f"predicted (true): {ok} of {len(y)} right")
+    # one picture with the images side by side (one Axes, not one per image: a third of the drawing time)
+    imgs = (x.detach().float().cpu() * torch.tensor(STD).view(1, 3, 1, 1) + torch.tensor(MEAN).view(1, 3, 1, 1))
+    imgs = imgs.clamp(0, 1).permute(0, 2, 3, 1).numpy()
+    k, (h, w) = len(imgs), imgs.shape[1:3]
+    ncols = min(ncols, k); nrows = math.ceil(k / ncols)
+    gx, gy = w // 5, h * 3 // 4                            # gaps between images, above each for its two-line title
+    canvas = np.ones((nrows * (h + gy), ncols * (w + gx) - gx, 3))
+    fig, ax = plt.subplots(figsize=(1.5 * ncols, 1.9 * nrows + 0.4))
+    for i in range(k):
+        r, c = divmod(i, ncols)
+        y0, x0 = r * (h + gy) + gy, c * (w + gx)
+        canvas[y0:y0 + h, x0:x0 + w] = imgs[i]
+        right = int(pred[i]) == int(y[i])
+        ax.text(x0 + w / 2, y0 - 1.5, f"{classes[int(pred[i])]}\n({classes[int(y[i])]})", ha='center', va='bottom',
+                fontsize=8, color='green' if right else 'red')
+    ax.imshow(canvas, interpolation='nearest'); ax.axis('off')
+    ax.set_title(title or f"predicted (true): {ok} of {len(y)} right")
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.9)
+    return fig
 
 # %% ../nbs/api/train.ipynb #c038
 CHECKPOINT_FORMAT = 'cifar_tutorial.checkpoint/1'
@@ -416,7 +517,7 @@ def save_checkpoint(path: str | Path,                 # the file to write (repla
                 meta=dict(dataset=dataset, recipe=recipe, epochs=epochs, seed=seed, **extra, versions=versions()),
                 epoch=0, step=0, interrupted=False, history=None, optimizer=None, loader_rng=None)
     if result is not None:
-        ckpt.update(optimizer=result.optimizer.state_dict() if result.optimizer is not None else None,
+        ckpt.update(optimizer=_plain(result.optimizer.state_dict)() if result.optimizer is not None else None,
                     history=result.history.as_dict(), epoch=result.epochs_done, step=result.step,
                     interrupted=result.interrupted,
                     loader_rng=None if result.loader_rng is None else result.loader_rng.clone())
@@ -608,10 +709,12 @@ def save_run(out: str | Path,                 # the run folder (created if missi
     for k, v in extra.items(): metrics.setdefault(k, v)      # settings of the run (seed, batch_size, lr, ...)
     metrics.update(versions=versions(), finished=datetime.now().isoformat(timespec='seconds'))
     atomic_write(out / 'weights.pth', lambda tmp: torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp))
+    t_plots, c_plots = time.perf_counter(), time.process_time()
     _savefig(plot_loss(h, title=f'Training loss ({dataset}, {recipe} recipe)'), out / 'loss_curve.png')
     _savefig(plot_per_class(evaluation), out / 'per_class_accuracy.png')
     _savefig(plot_confusion(evaluation), out / 'confusion_matrix.png')
     if test_loader is not None: _savefig(plot_predictions(model, test_loader, evaluation.classes), out / 'predictions.png')
+    metrics.update(plot_time_s=time.perf_counter() - t_plots, plot_cpu_s=time.process_time() - c_plots)
     metrics['wall_time_s'] = wall_time_s + time.perf_counter() - entered
     metrics = json_ready(metrics)
     atomic_write(out / 'metrics.json', lambda tmp: tmp.write_text(json.dumps(metrics, indent=1, allow_nan=False)))
