@@ -17,6 +17,7 @@ import socket
 import stat
 import sys
 import tempfile
+import urllib.parse
 import warnings
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -590,6 +591,18 @@ def _first(ds: CIFAR10Arrays, n: Optional[int], what: str) -> CIFAR10Arrays:
     ds.data, ds.targets = _nhwc(ds.data.transpose(0, 3, 1, 2)[:n].copy()), ds.targets[:n]   # a copy: the rest is freed
     return ds
 
+# %% ../nbs/api/data.ipynb #d022v
+def _unreachable(url: str,              # the address a download would fetch
+                 timeout: float = 5.0,  # seconds to wait for the connection
+                ) -> Optional[str]:
+    "None when `url`'s server accepts a connection within `timeout` seconds, else why not (for a one-line message)."
+    u = urllib.parse.urlsplit(url)
+    host, port = u.hostname, u.port or (443 if u.scheme == 'https' else 80)
+    try:
+        with socket.create_connection((host, port), timeout=timeout): return None
+    except socket.timeout: return f"did not answer within {timeout:g} s ({host}:{port})"
+    except OSError as e: return f"cannot be reached ({host}:{port}: {e.strerror or e})"
+
 # %% ../nbs/api/data.ipynb #d023
 def get_dataset(name: str = 'auto',        # 'auto' | 'cifar10' | 'synthetic'
                 root: str | Path = 'data', # the folder that holds (or will hold) 'cifar-10-batches-py'
@@ -624,6 +637,9 @@ def get_dataset(name: str = 'auto',        # 'auto' | 'cifar10' | 'synthetic'
     if name == 'auto' and not _there(root):                # no copy at all: download it, or fall back
         if download is False:
             return synthetic(f"CIFAR-10 is not in '{root.resolve()}' and download is off")
+        why = None if (root/_CIFAR10Files.filename).is_file() else _unreachable(_CIFAR10Files.url)
+        if why: return synthetic(f"CIFAR-10 is not in '{root.resolve()}' and the download server {why}. "
+                                 "If you are online, `download=True` waits for the server (up to 30 s).")
         try: train = CIFAR(root, True, transform, download=True, verify=verify)
         except _DownloadError as e: return synthetic(str(e))
     else:                                                  # 'cifar10', or a copy is there: it must load

@@ -428,3 +428,16 @@ def test_fast_loader_batch_and_num_images():
     assert torch.equal(dl.mean, torch.full((1, 3, 1, 1), 127.5)) and torch.equal(dl.std, torch.full((1, 3, 1, 1), 127.5))
     with pytest.raises(ValueError, match='23 images but 22 labels'):
         FastLoader((ds.data, ds.targets[:22]), 4)
+
+
+def test_auto_falls_back_at_once_when_the_download_server_cannot_be_reached(tmp_path, monkeypatch):
+    "'auto' without a copy asks the server for a connection first: offline, it falls back without waiting for a download."
+    import socket
+
+    from cifar_tutorial import data
+    s = socket.socket(); s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]; s.close()   # a port nobody listens on
+    monkeypatch.setattr(data._CIFAR10Files, 'url', f'http://127.0.0.1:{port}/cifar-10-python.tar.gz')
+    with pytest.warns(data.SyntheticFallbackWarning):
+        train, _ = data.get_dataset('auto', tmp_path / 'none', n_train=20, n_test=10)
+    assert train.source == 'synthetic' and 'cannot be reached' in train.fallback_reason, train.fallback_reason
+    assert not (tmp_path / 'none').exists() or not any((tmp_path / 'none').iterdir())   # nothing was downloaded

@@ -292,3 +292,20 @@ def test_cuda_recipe_uses_bf16_and_channels_last():
     assert data.x_train.is_cuda and data.x_train.is_contiguous(memory_format=torch.channels_last)
     r = recipe.run(data, log=None)
     assert r.test_accuracy > 25 and r.device.startswith('cuda')        # chance: 10 %
+
+
+def test_the_command_lines_offer_every_size():
+    "The parsers list the sizes by hand (so that `--help` imports no torch): they must match `SIZES`."
+    import argparse
+
+    from cifar_tutorial import cli
+    parsers = [cli.fast_seeds_parser(), cli.build_parser()]
+    found = []
+    for p in parsers:
+        stack = [p]
+        while stack:
+            q = stack.pop()
+            for a in q._actions:
+                if '--size' in a.option_strings: found.append(a.choices)
+                if isinstance(a, argparse._SubParsersAction): stack += list(a.choices.values())
+    assert len(found) >= 2 and all(sorted(c) == sorted(['auto', *SIZES]) for c in found), found
