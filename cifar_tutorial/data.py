@@ -637,7 +637,7 @@ def get_dataset(name: str = 'auto',        # 'auto' | 'cifar10' | 'synthetic'
     if name == 'auto' and not _there(root):                # no copy at all: download it, or fall back
         if download is False:
             return synthetic(f"CIFAR-10 is not in '{root.resolve()}' and download is off")
-        why = None if (root/_CIFAR10Files.filename).is_file() else _unreachable(_CIFAR10Files.url)
+        why = None if (root/CIFAR.filename).is_file() else _unreachable(CIFAR.url)
         if why: return synthetic(f"CIFAR-10 is not in '{root.resolve()}' and the download server {why}. "
                                  "If you are online, `download=True` waits for the server (up to 30 s).")
         try: train = CIFAR(root, True, transform, download=True, verify=verify)

@@ -12,6 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
+from cifar_tutorial import data as data_module
 from cifar_tutorial.core import CifarTutorialError
 from cifar_tutorial.data import (
     MEAN,
@@ -127,6 +128,7 @@ def test_auto_falls_back_loudly_and_records_it(tmp_path):
 def test_auto_falls_back_when_download_fails(tmp_path, monkeypatch):
     def offline(self): raise OSError('no network here')
     monkeypatch.setattr(SafeCIFAR10, 'download', offline)
+    monkeypatch.setattr(data_module, '_unreachable', lambda url, timeout=5.0: None)   # the server answers; the download fails
     with pytest.warns(SyntheticFallbackWarning):
         train, _ = get_dataset('auto', tmp_path / 'empty', n_train=50, n_test=20)
     assert train.source == 'synthetic' and 'could not download' in train.fallback_reason
