@@ -18,6 +18,7 @@ import stat
 import sys
 import tempfile
 import urllib.parse
+import urllib.request
 import warnings
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -595,8 +596,10 @@ def _first(ds: CIFAR10Arrays, n: Optional[int], what: str) -> CIFAR10Arrays:
 def _unreachable(url: str,              # the address a download would fetch
                  timeout: float = 5.0,  # seconds to wait for the connection
                 ) -> Optional[str]:
-    "None when `url`'s server accepts a connection within `timeout` seconds, else why not (for a one-line message)."
+    "None when `url`'s server (or the proxy a download would go through) accepts a connection within `timeout` seconds, else why not."
     u = urllib.parse.urlsplit(url)
+    proxy = urllib.request.getproxies().get(u.scheme)       # the download (urllib) would connect to the proxy instead
+    if proxy and not urllib.request.proxy_bypass(u.hostname): u = urllib.parse.urlsplit(proxy if '://' in proxy else f'http://{proxy}')
     host, port = u.hostname, u.port or (443 if u.scheme == 'https' else 80)
     try:
         with socket.create_connection((host, port), timeout=timeout): return None

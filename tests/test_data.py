@@ -443,3 +443,22 @@ def test_auto_falls_back_at_once_when_the_download_server_cannot_be_reached(tmp_
         train, _ = data.get_dataset('auto', tmp_path / 'none', n_train=20, n_test=10)
     assert train.source == 'synthetic' and 'cannot be reached' in train.fallback_reason, train.fallback_reason
     assert not (tmp_path / 'none').exists() or not any((tmp_path / 'none').iterdir())   # nothing was downloaded
+
+
+def test_the_reachability_probe_goes_through_the_proxy_a_download_would_use(monkeypatch):
+    "Behind a proxy the download connects to the proxy, so the probe must too (a direct connection may be blocked)."
+    import http.server
+    import socket
+    import threading
+    srv = http.server.HTTPServer(('127.0.0.1', 0), http.server.BaseHTTPRequestHandler)     # the proxy
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    s = socket.socket(); s.bind(('127.0.0.1', 0)); closed = s.getsockname()[1]; s.close()   # the server, unreachable directly
+    try:
+        url = f'https://127.0.0.1:{closed}/cifar-10-python.tar.gz'
+        for var in ('no_proxy', 'NO_PROXY'): monkeypatch.delenv(var, raising=False)
+        monkeypatch.setenv('https_proxy', f'http://127.0.0.1:{srv.server_port}')
+        assert data_module._unreachable(url, timeout=2) is None
+        monkeypatch.delenv('https_proxy')
+        assert 'cannot be reached' in data_module._unreachable(url, timeout=2)
+    finally:
+        srv.shutdown(); srv.server_close()
