@@ -85,7 +85,7 @@ def main(argv=None):
 
     print("\n=== cifar-tutorial train --loader fast ===", flush=True)
     with tempfile.TemporaryDirectory() as d:
-        cmd = [sys.executable, '-c', 'import sys; from cifar_tutorial.cli import main; sys.exit(main())',
+        cmd = [sys.executable, '-c', 'from cifar_tutorial.cli import console_main; console_main()',   # the installed program's way
                'train', '--loader', 'fast', '--no-progress', '--out', str(Path(d) / 'run'), *common]
         t_fast, _, o_fast = timed(cmd)
         ours = json.loads((Path(d) / 'run' / 'metrics.json').read_text())

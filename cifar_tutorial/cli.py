@@ -8,6 +8,7 @@ Docs: https://cifar-tutorial.github.io/cifar_tutorial/api/cli.html.md"""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import math
 import os
@@ -23,7 +24,7 @@ from .core import CifarTutorialError
 # %% auto #0
 __all__ = ['BOUNDS', 'OPEN_LOW', 'OPEN_HIGH', 'TUTORIAL_RECIPE', 'DEFAULT_SAMPLES', 'OS_HINTS', 'UsageError', 'to_flags',
            'add_data_args', 'check_bounds', 'cmd_data', 'cmd_train', 'fast_seeds_parser', 'fast_seeds_main',
-           'ddp_parser', 'ddp_main', 'build_parser', 'os_message', 'run', 'main']
+           'ddp_parser', 'ddp_main', 'build_parser', 'os_message', 'run', 'main', 'console_main']
 
 # %% ../nbs/api/cli.ipynb #c005
 class UsageError(CifarTutorialError):
@@ -183,6 +184,7 @@ def _train_tutorial(args, device, t0: float) -> int:
     from cifar_tutorial.train import (
         FitResult,
         History,
+        PlotHelpers,
         evaluate,
         fit,
         load_checkpoint,
@@ -225,50 +227,55 @@ def _train_tutorial(args, device, t0: float) -> int:
     else:
         train_dl = FastLoader(train, bs, shuffle=True, device=device, seed=s['seed'])
         test_dl = FastLoader(test, max(bs, 1000), shuffle=False, device=device, seed=0)
-    lap('load')
-    note = ' -- generated offline images, NOT CIFAR-10' if train.source == 'synthetic' else f" (from {s['root']})"
-    print(f"dataset: {train.source}{note}: {len(train)} training / {len(test)} test images")
-    print(f"recipe: tutorial -- Net ({sum(p.numel() for p in model.parameters()):,} parameters), CrossEntropyLoss, "
-          f"SGD(lr={s['lr']}, momentum={s['momentum']}), batch size {bs}, {s['epochs']} epoch(s), seed {s['seed']}")
-    small_cpu = device.type == 'cpu' and bs <= 32
-    threads = args.threads or (1 if small_cpu else torch.get_num_threads())
-    print(f"device: {device} ({threads} thread(s)), loader: {s['loader']}, run folder: {out}" +
-          (f" (resuming after epoch {ckpt['epoch']}, step {ckpt['step']})" if ckpt else ''), flush=True)
-    meta = dict(dataset=train.source, recipe='tutorial', epochs=s['epochs'], seed=s['seed'], batch_size=bs, lr=s['lr'],
-                momentum=s['momentum'], loader=s['loader'], root=str(s['root']), verify=s['verify'],
-                n_train=s['n_train'], n_test=s['n_test'], classes=list(train.classes), threads=threads,
-                onednn=not small_cpu and torch.backends.mkldnn.enabled, print_every=s['print_every'],
-                fast_step=not args.plain_step)
-    before = ckpt['meta'].get('train_time_s', 0.0) if ckpt else 0.0
-    save = lambda r: save_checkpoint(out / 'checkpoint.pth', model, r, **dict(meta, train_time_s=before + r.train_time_s))
-    if ckpt is not None and ckpt['epoch'] >= s['epochs']:   # stopped during the final evaluation: nothing left to train
-        result = FitResult(model, None, History(**ckpt['history']), ckpt['epoch'], train_time_s=before)
-    else:
-        result = fit(model, train_dl, epochs=s['epochs'], lr=s['lr'], momentum=s['momentum'], device=device,
-                     print_every=s['print_every'], progress=not args.no_progress, resume=ckpt, checkpoint=save,
-                     checkpoint_every=60.0 if args.checkpoint_every is None else args.checkpoint_every,
-                     threads=args.threads, fast=not args.plain_step)
-        result.train_time_s += before
-    lap('train')
-    if result.interrupted:
-        print(f"\ninterrupted after {result.epochs_done} epoch(s) and {result.step} more mini-batch(es); saved a checkpoint "
-              f"to {out / 'checkpoint.pth'}\ncontinue with: cifar-tutorial train --out {out} --resume", file=sys.stderr)
-        return 130
-    ev = evaluate(model, test_dl, device, classes=train.classes)
-    lap('eval')
-    print(f"\naccuracy of the network on the {ev.n} test images: {ev.accuracy:.1f} %")
-    print(ev.table())
-    m = save_run(out, model, result, ev, test_loader=test_dl, device=str(device), wall_time_s=time.perf_counter() - t0,
-                 **dict(meta, n_train_images=len(train), resumed=ckpt is not None, phases_s=phases,
-                        phases_cpu_s=cpu))
-    release_out_dir(out)
-    lap('save')
-    phases['plots'], cpu['plots'] = m['plot_time_s'], m['plot_cpu_s']
-    phases['save'] -= phases['plots']; cpu['save'] -= cpu['plots']
-    if getattr(args, 'debug', False) or os.environ.get('CIFAR_TUTORIAL_PHASES') == '1': print(_phase_line(phases, cpu))
-    print(f"\ntrained in {result.train_time_s:.1f} s ({m['wall_time_s']:.1f} s in all); wrote metrics.json, weights.pth, "
-          f"checkpoint.pth and 4 plots to {out}")
-    return 0
+    # helpers draw the plots at the end; started now, they import matplotlib on a spare core while this process trains
+    with contextlib.ExitStack() as stack:
+        helpers = PlotHelpers.start()
+        if helpers is not None: stack.enter_context(helpers)
+        lap('load')
+        note = ' -- generated offline images, NOT CIFAR-10' if train.source == 'synthetic' else f" (from {s['root']})"
+        print(f"dataset: {train.source}{note}: {len(train)} training / {len(test)} test images")
+        print(f"recipe: tutorial -- Net ({sum(p.numel() for p in model.parameters()):,} parameters), CrossEntropyLoss, "
+              f"SGD(lr={s['lr']}, momentum={s['momentum']}), batch size {bs}, {s['epochs']} epoch(s), seed {s['seed']}")
+        small_cpu = device.type == 'cpu' and bs <= 32
+        threads = args.threads or (1 if small_cpu else torch.get_num_threads())
+        print(f"device: {device} ({threads} thread(s)), loader: {s['loader']}, run folder: {out}" +
+              (f" (resuming after epoch {ckpt['epoch']}, step {ckpt['step']})" if ckpt else ''), flush=True)
+        meta = dict(dataset=train.source, recipe='tutorial', epochs=s['epochs'], seed=s['seed'], batch_size=bs, lr=s['lr'],
+                    momentum=s['momentum'], loader=s['loader'], root=str(s['root']), verify=s['verify'],
+                    n_train=s['n_train'], n_test=s['n_test'], classes=list(train.classes), threads=threads,
+                    onednn=not small_cpu and torch.backends.mkldnn.enabled, print_every=s['print_every'],
+                    fast_step=not args.plain_step)
+        before = ckpt['meta'].get('train_time_s', 0.0) if ckpt else 0.0
+        save = lambda r: save_checkpoint(out / 'checkpoint.pth', model, r, **dict(meta, train_time_s=before + r.train_time_s))
+        if ckpt is not None and ckpt['epoch'] >= s['epochs']:   # stopped during the final evaluation: nothing left to train
+            result = FitResult(model, None, History(**ckpt['history']), ckpt['epoch'], train_time_s=before)
+        else:
+            result = fit(model, train_dl, epochs=s['epochs'], lr=s['lr'], momentum=s['momentum'], device=device,
+                         print_every=s['print_every'], progress=not args.no_progress, resume=ckpt, checkpoint=save,
+                         checkpoint_every=60.0 if args.checkpoint_every is None else args.checkpoint_every,
+                         threads=args.threads, fast=not args.plain_step)
+            result.train_time_s += before
+        lap('train')
+        if result.interrupted:
+            print(f"\ninterrupted after {result.epochs_done} epoch(s) and {result.step} more mini-batch(es); saved a checkpoint "
+                  f"to {out / 'checkpoint.pth'}\ncontinue with: cifar-tutorial train --out {out} --resume", file=sys.stderr)
+            return 130
+        ev = evaluate(model, test_dl, device, classes=train.classes, threads=args.threads or None)   # every core: sooner
+        lap('eval')
+        print(f"\naccuracy of the network on the {ev.n} test images: {ev.accuracy:.1f} %")
+        print(ev.table())
+        m = save_run(out, model, result, ev, test_loader=test_dl, device=str(device), wall_time_s=time.perf_counter() - t0,
+                     helpers=helpers,
+                     **dict(meta, n_train_images=len(train), resumed=ckpt is not None, phases_s=phases,
+                            phases_cpu_s=cpu))
+        release_out_dir(out)
+        lap('save')
+        phases['plots'], cpu['plots'] = m['plot_time_s'], m['plot_cpu_s']
+        phases['save'] -= phases['plots']; cpu['save'] -= cpu['plots']
+        if getattr(args, 'debug', False) or os.environ.get('CIFAR_TUTORIAL_PHASES') == '1': print(_phase_line(phases, cpu))
+        print(f"\ntrained in {result.train_time_s:.1f} s ({m['wall_time_s']:.1f} s in all); wrote metrics.json, weights.pth, "
+              f"checkpoint.pth and 4 plots to {out}")
+        return 0
 
 # %% ../nbs/api/cli.ipynb #c019
 def _fast_config(args, device):
@@ -526,3 +533,15 @@ def main(argv=None,  # the arguments (None: sys.argv[1:])
     if not getattr(args, 'func', None):
         p.print_help(); return 2
     return run(p, args.func, argv, f'cifar-tutorial {args.command}', p.subparsers[args.command])
+
+# %% ../nbs/api/cli.ipynb #c029b
+def console_main() -> None:
+    "The `cifar-tutorial` program: `main`, then an immediate exit once the exit handlers have run and the output is out."
+    import atexit
+    rc = main()
+    run_handlers = getattr(atexit, '_run_exitfuncs', None)   # CPython's; elsewhere, the ordinary exit below
+    if run_handlers is None: sys.exit(rc)
+    run_handlers()
+    try: sys.stdout.flush(); sys.stderr.flush()
+    except (OSError, ValueError): pass                       # a closed pipe: nothing more can be shown anyway
+    os._exit(rc)

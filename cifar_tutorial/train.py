@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import copy
 import importlib.metadata
 import importlib.util
 import json
 import math
+import multiprocessing
 import os
 import platform
 import random
@@ -41,7 +43,7 @@ from .device import best_device
 __all__ = ['SMALL_BATCH', 'CHECKPOINT_FORMAT', 'RUN_FILES', 'LOCK_FILE', 'seed_everything', 'versions', 'History', 'FitResult',
            'SettingError', 'small_batch_cpu', 'fit', 'Evaluation', 'evaluate', 'plot_loss', 'plot_per_class',
            'plot_confusion', 'plot_predictions', 'CheckpointError', 'save_checkpoint', 'load_checkpoint',
-           'RunFolderError', 'release_out_dir', 'prepare_out_dir', 'json_ready', 'save_run']
+           'RunFolderError', 'release_out_dir', 'prepare_out_dir', 'json_ready', 'save_run', 'PlotHelpers']
 
 # %% ../nbs/api/train.ipynb #c010
 def seed_everything(seed: int,  # a whole number >= 0
@@ -352,6 +354,7 @@ def evaluate(model: nn.Module,                        # the network to test
              loader,                                  # yields (images, labels); every batch is used
              device: str | torch.device | None = None,  # default: the device the model is on
              classes: Optional[Sequence[str]] = None,   # class names (default: the loader's or its dataset's `classes`)
+             threads: Optional[int] = 1,              # CPU threads (None: PyTorch's setting, all cores by default)
             ) -> Evaluation:
     "Accuracy (overall and per class), mean loss and confusion matrix of `model` over every batch of `loader`."
     device = next(model.parameters()).device if device is None else best_device(device)
@@ -360,8 +363,8 @@ def evaluate(model: nn.Module,                        # the network to test
     model.to(device).eval()                         # eval mode: matters for dropout / batch norm
     conf, loss_sum = None, 0.0
     try:
-        # one CPU thread: for this course's nets the same numbers as several threads, for about half the CPU time
-        with small_batch_cpu(device, getattr(loader, 'batch_size', None), threads=1 if device.type == 'cpu' else None):
+        # one CPU thread by default: the least CPU time; more threads give the same predictions sooner
+        with small_batch_cpu(device, getattr(loader, 'batch_size', None), threads=threads if device.type == 'cpu' else None):
             for images, labels in loader:
                 outputs = model(images.to(device))      # one score (logit) per class
                 k = outputs.shape[1]
@@ -672,6 +675,14 @@ def _savefig(fig, path: Path):
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, bbox_inches='tight', format='png'))
     plt.close(fig)
 
+def _first_images(loader, n: int) -> tuple:
+    "The first `n` images and labels of `loader`, on the CPU."
+    xs, ys = [], []
+    for x, y in loader:
+        xs.append(x.cpu()); ys.append(y.cpu())
+        if sum(len(b) for b in xs) >= n: break
+    return torch.cat(xs)[:n], torch.cat(ys)[:n]
+
 def json_ready(obj,              # a float, or a dict / list / tuple of them (nested); anything else is kept
                digits: int = 4,  # decimals kept
               ):
@@ -692,6 +703,7 @@ def save_run(out: str | Path,                 # the run folder (created if missi
              epochs: float,                   # the epochs trained
              device: str,                     # the device trained on
              wall_time_s: float,  # seconds from the start of the run until this call (the time to write the files is added)
+             helpers: Optional[PlotHelpers] = None,  # draw the plots in these processes (None: in this one)
              **extra) -> dict:    # further settings to record (seed, batch_size, lr, ...)
     "Write metrics.json, weights.pth and the plots of a finished run into `out`; return the metrics."
     entered = time.perf_counter()     # `wall_time_s` is the time until this call; writing the files is added below
@@ -710,12 +722,90 @@ def save_run(out: str | Path,                 # the run folder (created if missi
     metrics.update(versions=versions(), finished=datetime.now().isoformat(timespec='seconds'))
     atomic_write(out / 'weights.pth', lambda tmp: torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp))
     t_plots, c_plots = time.perf_counter(), time.process_time()
-    _savefig(plot_loss(h, title=f'Training loss ({dataset}, {recipe} recipe)'), out / 'loss_curve.png')
-    _savefig(plot_per_class(evaluation), out / 'per_class_accuracy.png')
-    _savefig(plot_confusion(evaluation), out / 'confusion_matrix.png')
-    if test_loader is not None: _savefig(plot_predictions(model, test_loader, evaluation.classes), out / 'predictions.png')
-    metrics.update(plot_time_s=time.perf_counter() - t_plots, plot_cpu_s=time.process_time() - c_plots)
+    jobs = [(plot_loss, (h,), dict(title=f'Training loss ({dataset}, {recipe} recipe)'), out / 'loss_curve.png'),
+            (plot_confusion, (evaluation,), {}, out / 'confusion_matrix.png'),
+            (plot_per_class, (evaluation,), {}, out / 'per_class_accuracy.png')]
+    if test_loader is not None:   # the first 16 test images, and the model on the CPU if it is sent to a helper
+        first = _first_images(test_loader, 16)
+        m = model if helpers is None or all(p.device.type == 'cpu' for p in model.parameters()) else copy.deepcopy(model).cpu()
+        jobs.append((plot_predictions, (m, [first], evaluation.classes), {}, out / 'predictions.png'))
+    if helpers is not None: helper_cpu = helpers.draw(jobs)
+    else:
+        helper_cpu = 0.0
+        for func, args, kwargs, path in jobs: _savefig(func(*args, **kwargs), path)
+    metrics.update(plot_time_s=time.perf_counter() - t_plots, plot_cpu_s=time.process_time() - c_plots, plot_helpers_cpu_s=helper_cpu)
     metrics['wall_time_s'] = wall_time_s + time.perf_counter() - entered
     metrics = json_ready(metrics)
     atomic_write(out / 'metrics.json', lambda tmp: tmp.write_text(json.dumps(metrics, indent=1, allow_nan=False)))
     return metrics
+
+# %% ../nbs/api/train.ipynb #plh1
+def _plot_worker(conn, parent_ends) -> None:
+    "A helper's loop: import matplotlib now, then draw and save each (function, args, kwargs, path) it receives."
+    for end in parent_ends: end.close()               # so that `recv` ends (EOFError) as soon as the parent is gone
+    signal.signal(signal.SIGINT, signal.SIG_IGN)      # Ctrl-C is the parent's: it decides what to stop and save
+    torch.set_num_threads(1)
+    import matplotlib; matplotlib.use('Agg')  # noqa: I001, E702 (a backend before pyplot)
+    import matplotlib.pyplot as plt
+    fig = plt.figure(figsize=(1, 1)); fig.text(0.5, 0.5, 'warm-up'); fig.canvas.draw(); plt.close(fig)   # loads the fonts
+    while True:
+        try: job = conn.recv()
+        except (EOFError, OSError): return
+        if job is None: return
+        cpu = time.process_time()
+        try:
+            func, args, kwargs, path = job
+            _savefig(func(*args, **kwargs), path)
+            conn.send(('ok', time.process_time() - cpu))
+        except Exception:
+            import traceback
+            conn.send(('error', traceback.format_exc()))
+
+class PlotHelpers:
+    "Processes that draw and save figures for this one; started early, they import matplotlib in the meantime."
+    def __init__(self, n: int = 2):   # how many processes
+        ctx = multiprocessing.get_context('fork')
+        self.procs, self.conns = [], []
+        for _ in range(n):
+            mine, theirs = ctx.Pipe()
+            proc = ctx.Process(target=_plot_worker, args=(theirs, self.conns + [mine]), daemon=True, name='cifar_tutorial plots')
+            with warnings.catch_warnings():   # Python 3.12+ warns that fork and threads mix badly; the helpers start none
+                warnings.simplefilter('ignore', DeprecationWarning)
+                proc.start()
+            theirs.close()
+            self.procs.append(proc); self.conns.append(mine)
+
+    @classmethod
+    def start(cls, n: int = 2) -> Optional[PlotHelpers]:
+        "`n` helpers where they pay: Linux (fork) and 2 or more cores for this process; else None (draw in this process)."
+        if not sys.platform.startswith('linux') or len(os.sched_getaffinity(0)) < 2: return None
+        try: return cls(n)
+        except OSError: return None      # no process to spare (a limit on processes or memory): draw here
+
+    def draw(self, jobs: list) -> float:
+        "Draw and save `jobs`, each (function, args, kwargs, path), shared out among the helpers; return their CPU seconds."
+        sent, here, cpu = [[] for _ in self.conns], [], 0.0
+        for i, job in enumerate(jobs):
+            k = i % len(self.conns)
+            try: self.conns[k].send(job); sent[k].append(job)
+            except (OSError, ValueError): here.append(job)            # that helper is gone: draw it here
+        for conn, mine in zip(self.conns, sent):
+            for job in mine:
+                try: status, value = conn.recv()
+                except (EOFError, OSError): here.append(job); continue   # it died on the way: draw it here
+                if status == 'error': raise RuntimeError(f"drawing {Path(job[3]).name} failed in a helper process:\n{value}")
+                cpu += value
+        for func, args, kwargs, path in here: _savefig(func(*args, **kwargs), path)
+        return cpu
+
+    def close(self) -> None:
+        "Stop the helpers and wait for them to end."
+        for conn in self.conns:
+            try: conn.send(None); conn.close()
+            except (OSError, ValueError): pass
+        for proc in self.procs:
+            proc.join(timeout=10)
+            if proc.is_alive(): proc.kill(); proc.join()
+
+    def __enter__(self): return self
+    def __exit__(self, *exc): self.close()
