@@ -290,39 +290,43 @@ def _train_fast(args, device, t0: float) -> int:
     import torch
 
     from cifar_tutorial.recipes import FastRecipe
-    from cifar_tutorial.train import FitResult, prepare_out_dir, release_out_dir, save_run
+    from cifar_tutorial.train import FitResult, PlotHelpers, prepare_out_dir, release_out_dir, save_run
     size, cfg = _fast_config(args, device)
     seed = args.seed or 0
     existed = args.out is not None and Path(args.out).exists()
     out = prepare_out_dir(args.out)
-    try:
-        if args.threads: torch.set_num_threads(args.threads)   # --threads: CPU threads for PyTorch
-        recipe = FastRecipe(cfg, device)
-        data = recipe.load(args.dataset, args.root, not args.no_verify, args.n_train, args.n_test, seed)
-    except BaseException:
+    # helpers draw the plots at the end; started before any data is on a GPU, they import matplotlib meanwhile
+    with contextlib.ExitStack() as stack:
+        helpers = PlotHelpers.start()
+        if helpers is not None: stack.enter_context(helpers)
+        try:
+            if args.threads: torch.set_num_threads(args.threads)   # --threads: CPU threads for PyTorch
+            recipe = FastRecipe(cfg, device)
+            data = recipe.load(args.dataset, args.root, not args.no_verify, args.n_train, args.n_test, seed)
+        except BaseException:
+            release_out_dir(out)
+            if not existed and out.is_dir() and not any(out.iterdir()): out.rmdir()
+            raise
+        note = ' -- generated offline images, NOT CIFAR-10' if data.source == 'synthetic' else f" (from {args.root})"
+        print(f"dataset: {data.source}{note}: {len(data.x_train)} training / {len(data.x_test)} test images")
+        print(f"recipe: fast (size {size}) -- FastNet widths {cfg.widths}, batch size {cfg.batch_size}, {cfg.epochs:g} epochs, "
+              f"lr {cfg.lr:g} per 1,024 images, label smoothing {cfg.label_smoothing}, TTA level {cfg.tta}, seed {seed}")
+        print(f"device: {device}, bf16 autocast: {'on' if recipe.amp else 'off'}, channels_last: "
+              f"{'on' if recipe.channels_last else 'off'}, torch.compile: {'on' if cfg.compile else 'off'}, run folder: {out}", flush=True)
+        if cfg.compile: print(f"compile and warm-up: {recipe.warmup(data):.1f} s (not counted as training)")
+        res = recipe.run(data, seed)
+        fit_res = FitResult(model=recipe.model, optimizer=recipe.optimizer, history=res.history,
+                            epochs_done=len(res.history.epoch_loss), train_time_s=res.train_time_s)
+        metrics = save_run(out, recipe.model, fit_res, res.evaluation, dataset=data.source, recipe='fast', epochs=cfg.epochs,
+                           device=str(device), wall_time_s=time.perf_counter() - t0, seed=seed, size=size,
+                           batch_size=cfg.batch_size, lr=cfg.lr, test_accuracy_plain=res.test_accuracy_plain,
+                           eval_time_s=res.eval_time_s, compile_time_s=recipe.compile_time_s,
+                           fast_config=res.config, root=str(args.root), verify=not args.no_verify, helpers=helpers)
         release_out_dir(out)
-        if not existed and out.is_dir() and not any(out.iterdir()): out.rmdir()
-        raise
-    note = ' -- generated offline images, NOT CIFAR-10' if data.source == 'synthetic' else f" (from {args.root})"
-    print(f"dataset: {data.source}{note}: {len(data.x_train)} training / {len(data.x_test)} test images")
-    print(f"recipe: fast (size {size}) -- FastNet widths {cfg.widths}, batch size {cfg.batch_size}, {cfg.epochs:g} epochs, "
-          f"lr {cfg.lr:g} per 1,024 images, label smoothing {cfg.label_smoothing}, TTA level {cfg.tta}, seed {seed}")
-    print(f"device: {device}, bf16 autocast: {'on' if recipe.amp else 'off'}, channels_last: "
-          f"{'on' if recipe.channels_last else 'off'}, torch.compile: {'on' if cfg.compile else 'off'}, run folder: {out}", flush=True)
-    if cfg.compile: print(f"compile and warm-up: {recipe.warmup(data):.1f} s (not counted as training)")
-    res = recipe.run(data, seed)
-    fit_res = FitResult(model=recipe.model, optimizer=recipe.optimizer, history=res.history,
-                        epochs_done=len(res.history.epoch_loss), train_time_s=res.train_time_s)
-    metrics = save_run(out, recipe.model, fit_res, res.evaluation, dataset=data.source, recipe='fast', epochs=cfg.epochs,
-                       device=str(device), wall_time_s=time.perf_counter() - t0, seed=seed, size=size,
-                       batch_size=cfg.batch_size, lr=cfg.lr, test_accuracy_plain=res.test_accuracy_plain,
-                       eval_time_s=res.eval_time_s, compile_time_s=recipe.compile_time_s,
-                       fast_config=res.config, root=str(args.root), verify=not args.no_verify)
-    release_out_dir(out)
-    print(f"test accuracy: {res.test_accuracy:.2f} % (TTA level {cfg.tta}; {res.test_accuracy_plain:.2f} % without) -- "
-          f"training {res.train_time_s:.1f} s, evaluation {res.eval_time_s:.1f} s, wall {metrics['wall_time_s']:.1f} s")
-    print(f"saved metrics.json, weights.pth and plots in {out}")
-    return 0
+        print(f"test accuracy: {res.test_accuracy:.2f} % (TTA level {cfg.tta}; {res.test_accuracy_plain:.2f} % without) -- "
+              f"training {res.train_time_s:.1f} s, evaluation {res.eval_time_s:.1f} s, wall {metrics['wall_time_s']:.1f} s")
+        print(f"saved metrics.json, weights.pth and plots in {out}")
+        return 0
 
 def cmd_train(args,  # the parsed options of `cifar-tutorial train`
              ) -> int:
