@@ -176,7 +176,6 @@ def _phase_line(wall: dict, cpu: dict) -> str:
     return 'phases, s (CPU s): ' + ', '.join(f"{k} {v:.2f} ({cpu[k]:.2f})" for k, v in wall.items())
 
 def _train_tutorial(args, device, t0: float) -> int:
-    import matplotlib; matplotlib.use('Agg')  # noqa: I001 (a backend before anything imports pyplot)
     import torch
 
     from cifar_tutorial.data import FastLoader, classic_loader, get_dataset, tutorial_transform
@@ -286,7 +285,6 @@ def _fast_config(args, device):
                              momentum=g('momentum'), compile=bool(g('compile')) or None, tta=g('tta'))
 
 def _train_fast(args, device, t0: float) -> int:
-    import matplotlib; matplotlib.use('Agg')  # noqa: I001 (a backend before anything imports pyplot)
     import torch
 
     from cifar_tutorial.recipes import FastRecipe
@@ -328,6 +326,19 @@ def _train_fast(args, device, t0: float) -> int:
         print(f"saved metrics.json, weights.pth and plots in {out}")
         return 0
 
+@contextlib.contextmanager
+def _agg_backend():
+    "Figures drawn meanwhile go to files (matplotlib's Agg backend), without importing matplotlib now: helpers may draw them."
+    if 'matplotlib' in sys.modules:
+        sys.modules['matplotlib'].use('Agg')
+        yield; return
+    before = os.environ.get('MPLBACKEND')
+    os.environ['MPLBACKEND'] = 'Agg'                   # read by matplotlib when (if) it is first imported
+    try: yield
+    finally:
+        if before is None: os.environ.pop('MPLBACKEND', None)
+        else: os.environ['MPLBACKEND'] = before
+
 def cmd_train(args,  # the parsed options of `cifar-tutorial train`
              ) -> int:
     "Train the CIFAR-10 `Net` (tutorial recipe by default) or the fast recipe, and write a run folder."
@@ -335,7 +346,7 @@ def cmd_train(args,  # the parsed options of `cifar-tutorial train`
     _check_train_args(args)
     from cifar_tutorial.device import best_device
     device = best_device(args.device)                  # an unknown or absent device is refused before any work
-    return (_train_fast if args.recipe == 'fast' else _train_tutorial)(args, device, t0)
+    with _agg_backend(): return (_train_fast if args.recipe == 'fast' else _train_tutorial)(args, device, t0)
 
 # %% ../nbs/api/cli.ipynb #c021
 def _add_train_args(p: argparse.ArgumentParser):
