@@ -6,13 +6,14 @@ num_workers=2) runs once; then each size of the fast recipe (`cifar_tutorial.rec
 device, flip + translate augmentation, label smoothing, triangular schedule, TTA) runs once per seed. Every
 run is a fresh program, so each wall time counts everything a user waits for: start-up, loading the data,
 training, testing. For each size we print the test accuracy over the seeds (mean, min, max) and the mean
-wall time as a ratio of the script's, and the other programs' CPU use during each run (the load average).
+wall time as a ratio of the script's, and the other programs' CPU use during each run (average cores, from
+/proc/stat less what the run itself used, as bench/train_bench.py measures it).
 
     python bench/recipe_bench.py --root /tmp/cifar --no-verify                 # real CIFAR-10 (a local copy), 3 seeds
     python bench/recipe_bench.py --dataset synthetic --n-train 400 --n-test 100 --tutorial-epochs 1 --sizes tiny --seeds 1   # smoke run
 
-The machine should be otherwise idle: other jobs on the same cores distort both timings (the load
-average printed beside each figure says how busy it was).
+The machine should be otherwise idle: other jobs on the same cores distort both timings (the other programs'
+cores printed beside each figure say how busy it was).
 """
 import argparse
 import csv
@@ -20,10 +21,10 @@ import json
 import os
 import platform
 import re
-import subprocess
 import sys
-import time
 from pathlib import Path
+
+from _measure import cores, timed  # bench/_measure.py: wall, CPU, other programs' CPU
 
 HERE = Path(__file__).resolve().parent
 
@@ -45,16 +46,12 @@ print('RESULT ' + json.dumps(dict(test_accuracy=r.test_accuracy, test_accuracy_p
 """
 
 
-def timed(cmd, env=None, echo=True):
-    "Run `cmd`, echo its output, and return (wall seconds, CPU seconds of it and its children, stdout)."
-    start, c0 = time.perf_counter(), os.times()
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    wall, c1 = time.perf_counter() - start, os.times()
-    if echo: sys.stdout.write(r.stdout)
-    if r.returncode != 0:
-        sys.stderr.write(r.stderr[-3000:])
-        raise SystemExit(f"failed (exit {r.returncode}): {' '.join(cmd)}")
-    return wall, (c1.children_user - c0.children_user) + (c1.children_system - c0.children_system), r.stdout
+def _mean(values):
+    known = [v for v in values if v is not None]
+    return round(sum(known) / len(known), 2) if known else None
+
+
+def _fmt(v): return '?' if v is None else f"{v:.2f}"
 
 
 def result(out):
@@ -97,62 +94,62 @@ def main(argv=None):
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores"
     try: machine = next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')) + f", {os.cpu_count()} cores"
     except (OSError, StopIteration): pass
-    print(f"torch {torch.__version__}, {machine}, {torch.get_num_threads()} threads; data: {a.dataset} from {a.root}; "
-          f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
+    print(f"torch {torch.__version__}, {machine}, {torch.get_num_threads()} threads; data: {a.dataset} from {a.root}", flush=True)
     res = dict(dataset=a.dataset, root=a.root, torch=torch.__version__, machine=machine, threads=torch.get_num_threads(), sizes={})
 
     if not a.skip_tutorial:
-        load = os.getloadavg()[0]
-        print(f"\n=== the tutorial's script ({a.tutorial_epochs} epochs, batch 4, DataLoader num_workers=2; load {load:.2f}) ===", flush=True)
-        wall, cpu, out = timed([sys.executable, str(HERE / 'tutorial_script.py'), *data, '--epochs', str(a.tutorial_epochs)], env)
+        print(f"\n=== the tutorial's script ({a.tutorial_epochs} epochs, batch 4, DataLoader num_workers=2) ===", flush=True)
+        wall, cpu, out, others = timed([sys.executable, str(HERE / 'tutorial_script.py'), *data, '--epochs', str(a.tutorial_epochs)], env)
         tut = result(out)
         res['tutorial'] = dict(wall_time_s=round(wall, 1), cpu_time_s=round(cpu, 1), test_accuracy=tut['test_accuracy'],
-                               train_time_s=tut['train_time_s'], epochs=a.tutorial_epochs, load_average_before=load,
-                               load_average_after=os.getloadavg()[0])
+                               train_time_s=tut['train_time_s'], epochs=a.tutorial_epochs,
+                               other_programs_cores=None if others is None else round(others / wall, 2))
+        print(f"other programs meanwhile: {cores(others, wall)} cores", flush=True)
 
     for size in sizes:
         runs = []
         for seed in range(a.seeds):
-            load = os.getloadavg()[0]
             args = dict(size=size, seed=seed, epochs=a.epochs, device=a.device, dataset=a.dataset, root=a.root,
                         verify=not a.no_verify, n_train=a.n_train, n_test=a.n_test)
-            wall, cpu, out = timed([sys.executable, '-c', FAST_PROGRAM, json.dumps(args)], env, echo=False)
+            wall, cpu, out, others = timed([sys.executable, '-c', FAST_PROGRAM, json.dumps(args)], env, echo=False)
             r = result(out)
             runs.append(dict(seed=seed, wall_time_s=round(wall, 1), cpu_time_s=round(cpu, 1), test_accuracy=r['test_accuracy'],
                              test_accuracy_plain=r['test_accuracy_plain'], train_time_s=round(r['train_time_s'], 1),
-                             load_average_before=load, device=r['device']))
+                             other_programs_cores=None if others is None else round(others / wall, 2), device=r['device']))
             print(f"fast recipe, size {size}, seed {seed}: {r['test_accuracy']:.2f} % (plain {r['test_accuracy_plain']:.2f} %), "
-                  f"train {r['train_time_s']:.1f} s, wall {wall:.1f} s, CPU {cpu:.1f} s (load before {load:.2f})", flush=True)
+                  f"train {r['train_time_s']:.1f} s, wall {wall:.1f} s, CPU {cpu:.1f} s (other programs: {cores(others, wall)} cores)", flush=True)
         acc = [r['test_accuracy'] for r in runs]; walls = [r['wall_time_s'] for r in runs]
         cfg = r['config']
         res['sizes'][size] = dict(runs=runs, mean_accuracy=sum(acc) / len(acc), min_accuracy=min(acc), max_accuracy=max(acc),
                                   mean_wall_time_s=sum(walls) / len(walls), epochs=cfg['epochs'], widths=cfg['widths'],
                                   batch_size=cfg['batch_size'], device=runs[0]['device'],
-                                  mean_load_average=sum(r['load_average_before'] for r in runs) / len(runs))
+                                  other_programs_cores=_mean([r['other_programs_cores'] for r in runs]))
 
     print("\n=== summary ===")
-    print(f"{'':>24} {'test accuracy (mean, min-max)':>30} {'wall time':>10} {'x script':>9} {'load':>5}")
+    print(f"{'':>24} {'test accuracy (mean, min-max)':>30} {'wall time':>10} {'x script':>9} {'others':>6}")
     tut = res.get('tutorial')
     if tut:
         print(f"{'tutorial script':>24} {tut['test_accuracy']:>12.1f} % {'':>16} {tut['wall_time_s']:>8.1f} s {1:>8.2f}x "
-              f"{tut['load_average_before']:>5.1f}")
+              f"{_fmt(tut['other_programs_cores']):>6}")
     for size, s in res['sizes'].items():
         n = len(s['runs'])
         if tut: s['wall_time_ratio'] = round(s['mean_wall_time_s'] / tut['wall_time_s'], 2)
         ratio = f"{s['wall_time_ratio']:>8.2f}x" if tut else f"{'':>9}"
         print(f"{'fast ' + size + f' ({n} seed' + 's' * (n > 1) + ')':>24} {s['mean_accuracy']:>12.2f} % "
-              f"({s['min_accuracy']:.2f}-{s['max_accuracy']:.2f}) {s['mean_wall_time_s']:>8.1f} s {ratio} {s['mean_load_average']:>5.1f}")
+              f"({s['min_accuracy']:.2f}-{s['max_accuracy']:.2f}) {s['mean_wall_time_s']:>8.1f} s {ratio} {_fmt(s['other_programs_cores']):>6}")
     if tut: print("x script: the mean wall time of one fast-recipe program over the tutorial script's (below 1: faster)")
+    print("others: the average cores other programs on this machine used during those runs")
     if a.json: Path(a.json).write_text(json.dumps(res, indent=1))
     if a.csv:
         Path(a.csv).parent.mkdir(parents=True, exist_ok=True)
         with open(a.csv, 'w', newline='') as f:
             w = csv.writer(f)
-            w.writerow(['size', 'seeds', 'mean_acc', 'min_acc', 'max_acc', 'mean_wall_s', 'script_wall_s', 'ratio', 'machine', 'load'])
+            w.writerow(['size', 'seeds', 'mean_acc', 'min_acc', 'max_acc', 'mean_wall_s', 'script_wall_s', 'ratio', 'machine',
+                        'other_programs_cores'])
             for size, s in res['sizes'].items():
                 w.writerow([size, len(s['runs']), round(s['mean_accuracy'], 2), round(s['min_accuracy'], 2), round(s['max_accuracy'], 2),
                             round(s['mean_wall_time_s'], 1), tut['wall_time_s'] if tut else '', s.get('wall_time_ratio', ''),
-                            machine, round(s['mean_load_average'], 2)])
+                            machine, s['other_programs_cores']])
     return res
 
 

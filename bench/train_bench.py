@@ -18,48 +18,13 @@ import json
 import os
 import platform
 import re
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from _measure import timed  # bench/_measure.py: wall, CPU, other programs' CPU
+
 HERE = Path(__file__).resolve().parent
-
-
-def _busy_cpu_s():
-    "CPU-seconds the whole machine has been busy (Linux /proc/stat), or None elsewhere."
-    try:
-        f = [int(v) for v in open('/proc/stat').readline().split()[1:]]
-        return (sum(f) - f[3] - f[4]) / os.sysconf('SC_CLK_TCK')   # all but idle and iowait
-    except (OSError, ValueError, IndexError): return None
-
-
-def _children_cpu_s():
-    import resource
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
-
-
-def timed(cmd):
-    "Run `cmd`, echo its output as it comes; return (wall seconds, stdout, CPU-seconds other programs used meanwhile)."
-    busy0, ours0 = _busy_cpu_s(), _children_cpu_s()
-    start = time.perf_counter()
-    with tempfile.TemporaryFile(mode='w+') as errf:        # a file, not a pipe: a chatty stderr cannot block the child
-        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errf, text=True,
-                             env=dict(os.environ, PYTHONUNBUFFERED='1'))
-        lines = []
-        for line in p.stdout:
-            lines.append(line); sys.stdout.write(line); sys.stdout.flush()
-        p.wait()
-        errf.seek(0); err = errf.read()
-    wall = time.perf_counter() - start
-    if p.returncode != 0:
-        sys.stderr.write(err)
-        raise SystemExit(f"failed (exit {p.returncode}): {' '.join(cmd)}")
-    busy1 = _busy_cpu_s()
-    others = None if busy0 is None else max(0.0, (busy1 - busy0) - (_children_cpu_s() - ours0))
-    return wall, ''.join(lines), others
 
 
 def main(argv=None):
@@ -80,14 +45,14 @@ def main(argv=None):
     print(f"torch {torch.__version__}, {os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}", flush=True)
 
     print("\n=== the tutorial's script (torchvision Dataset + DataLoader, num_workers=2) ===", flush=True)
-    t_tut, out, o_tut = timed([sys.executable, str(HERE / 'tutorial_script.py'), *common])
+    t_tut, _, out, o_tut = timed([sys.executable, str(HERE / 'tutorial_script.py'), *common])
     tut = json.loads(re.search(r'^RESULT (.*)$', out, re.M).group(1))
 
     print("\n=== cifar-tutorial train --loader fast ===", flush=True)
     with tempfile.TemporaryDirectory() as d:
         cmd = [sys.executable, '-c', 'from cifar_tutorial.cli import console_main; console_main()',   # the installed program's way
                'train', '--loader', 'fast', '--no-progress', '--out', str(Path(d) / 'run'), *common]
-        t_fast, _, o_fast = timed(cmd)
+        t_fast, _, _, o_fast = timed(cmd)
         ours = json.loads((Path(d) / 'run' / 'metrics.json').read_text())
     ph, cpu = dict(ours.get('phases_s') or {}), dict(ours.get('phases_cpu_s') or {})
     if ph:                                                     # seconds around training, measured inside our command

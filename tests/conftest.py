@@ -1,6 +1,7 @@
 "Shared fixtures: a small CIFAR-10 folder in the official layout, written from generated images."
 import importlib.util
 import pickle
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,7 @@ def cifar_root(tmp_path):
 def load_bench():
     "Import a script from bench/ by name (bench/ is not a package), e.g. load_bench('loader_bench')."
     bench = Path(__file__).resolve().parents[1] / 'bench'
+    if str(bench) not in sys.path: sys.path.insert(0, str(bench))   # as `python bench/x.py` has it: for bench/_measure.py
     def load(name):
         spec = importlib.util.spec_from_file_location(name, bench / f'{name}.py')
         mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)

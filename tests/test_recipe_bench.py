@@ -20,6 +20,7 @@ def test_recipe_bench_smoke(load_bench, tmp_path, capsys):
     rows = list(csv.DictReader(table.open()))
     assert [r['size'] for r in rows] == ['tiny'] and rows[0]['seeds'] == '2' and float(rows[0]['script_wall_s']) == tut['wall_time_s']
     assert out.is_file()
+    assert all(r['other_programs_cores'] >= 0 for r in fast['runs'] + [tut]) and rows[0]['other_programs_cores'] != ''
     text = capsys.readouterr().out
     assert "the tutorial's script" in text and 'fast tiny (2 seeds)' in text and 'x script' in text
 
