@@ -703,7 +703,7 @@ def save_run(out: str | Path,                 # the run folder (created if missi
              epochs: float,                   # the epochs trained
              device: str,                     # the device trained on
              wall_time_s: float,  # seconds from the start of the run until this call (the time to write the files is added)
-             helpers: Optional[PlotHelpers] = None,  # draw the plots in these processes (None: in this one)
+             helpers=None,        # a `PlotHelpers`: draw the plots in its processes (None: in this one)
              **extra) -> dict:    # further settings to record (seed, batch_size, lr, ...)
     "Write metrics.json, weights.pth and the plots of a finished run into `out`; return the metrics."
     entered = time.perf_counter()     # `wall_time_s` is the time until this call; writing the files is added below
