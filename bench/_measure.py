@@ -46,5 +46,5 @@ def timed(cmd, env=None, echo=True):
 
 
 def cores(others, wall):
-    "Other programs' CPU use as average cores ('?' where unknown)."
-    return '?' if others is None else f"{others / wall:.2f}"
+    "Other programs' CPU-seconds over `wall` seconds as average cores, rounded (None where unknown)."
+    return None if others is None else round(others / wall, 2)

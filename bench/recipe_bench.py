@@ -103,8 +103,8 @@ def main(argv=None):
         tut = result(out)
         res['tutorial'] = dict(wall_time_s=round(wall, 1), cpu_time_s=round(cpu, 1), test_accuracy=tut['test_accuracy'],
                                train_time_s=tut['train_time_s'], epochs=a.tutorial_epochs,
-                               other_programs_cores=None if others is None else round(others / wall, 2))
-        print(f"other programs meanwhile: {cores(others, wall)} cores", flush=True)
+                               other_programs_cores=cores(others, wall))
+        print(f"other programs meanwhile: {_fmt(cores(others, wall))} cores", flush=True)
 
     for size in sizes:
         runs = []
@@ -115,9 +115,9 @@ def main(argv=None):
             r = result(out)
             runs.append(dict(seed=seed, wall_time_s=round(wall, 1), cpu_time_s=round(cpu, 1), test_accuracy=r['test_accuracy'],
                              test_accuracy_plain=r['test_accuracy_plain'], train_time_s=round(r['train_time_s'], 1),
-                             other_programs_cores=None if others is None else round(others / wall, 2), device=r['device']))
+                             other_programs_cores=cores(others, wall), device=r['device']))
             print(f"fast recipe, size {size}, seed {seed}: {r['test_accuracy']:.2f} % (plain {r['test_accuracy_plain']:.2f} %), "
-                  f"train {r['train_time_s']:.1f} s, wall {wall:.1f} s, CPU {cpu:.1f} s (other programs: {cores(others, wall)} cores)", flush=True)
+                  f"train {r['train_time_s']:.1f} s, wall {wall:.1f} s, CPU {cpu:.1f} s (other programs: {_fmt(cores(others, wall))} cores)", flush=True)
         acc = [r['test_accuracy'] for r in runs]; walls = [r['wall_time_s'] for r in runs]
         cfg = r['config']
         res['sizes'][size] = dict(runs=runs, mean_accuracy=sum(acc) / len(acc), min_accuracy=min(acc), max_accuracy=max(acc),

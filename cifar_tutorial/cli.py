@@ -227,9 +227,7 @@ def _train_tutorial(args, device, t0: float) -> int:
         train_dl = FastLoader(train, bs, shuffle=True, device=device, seed=s['seed'])
         test_dl = FastLoader(test, max(bs, 1000), shuffle=False, device=device, seed=0)
     # helpers draw the plots at the end; started now, they import matplotlib on a spare core while this process trains
-    with contextlib.ExitStack() as stack:
-        helpers = PlotHelpers.start()
-        if helpers is not None: stack.enter_context(helpers)
+    with PlotHelpers.start() or contextlib.nullcontext() as helpers:   # None where there are none
         lap('load')
         note = ' -- generated offline images, NOT CIFAR-10' if train.source == 'synthetic' else f" (from {s['root']})"
         print(f"dataset: {train.source}{note}: {len(train)} training / {len(test)} test images")
@@ -294,9 +292,7 @@ def _train_fast(args, device, t0: float) -> int:
     existed = args.out is not None and Path(args.out).exists()
     out = prepare_out_dir(args.out)
     # helpers draw the plots at the end; started before any data is on a GPU, they import matplotlib meanwhile
-    with contextlib.ExitStack() as stack:
-        helpers = PlotHelpers.start()
-        if helpers is not None: stack.enter_context(helpers)
+    with PlotHelpers.start() or contextlib.nullcontext() as helpers:   # None where there are none
         try:
             if args.threads: torch.set_num_threads(args.threads)   # --threads: CPU threads for PyTorch
             recipe = FastRecipe(cfg, device)

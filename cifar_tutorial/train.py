@@ -453,6 +453,14 @@ def plot_confusion(evaluation: Evaluation,  # from `evaluate`
     return fig
 
 @torch.no_grad()
+def _first_images(loader, n: int) -> tuple:
+    "The first `n` images and labels of `loader`, on the CPU."
+    xs, ys = [], []
+    for x, y in loader:
+        xs.append(x.cpu()); ys.append(y.cpu())
+        if sum(len(b) for b in xs) >= n: break
+    return torch.cat(xs)[:n], torch.cat(ys)[:n]
+
 def plot_predictions(model: nn.Module,                          # the classifier (put in eval mode for the call)
                      loader,                                    # yields (images, labels) mini-batches, normalised with MEAN, STD
                      classes: Optional[Sequence[str]] = None,   # class names (default: the loader's dataset's)
@@ -468,11 +476,7 @@ def plot_predictions(model: nn.Module,                          # the classifier
     n, ncols = _positive_int('n', n), _positive_int('ncols', ncols)
     classes = list(classes) if classes is not None else _classes_of(loader)
     device = next(model.parameters()).device if device is None else best_device(device)
-    xs, ys = [], []
-    for x, y in loader:
-        xs.append(x); ys.append(y)
-        if sum(len(b) for b in xs) >= n: break
-    x, y = torch.cat(xs)[:n], torch.cat(ys)[:n].cpu()
+    x, y = _first_images(loader, n)
     was_training = model.training; model.eval()
     try: pred = model(x.to(device)).argmax(1).cpu()
     finally: model.train(was_training)
@@ -674,14 +678,6 @@ def _savefig(fig, path: Path):
     import matplotlib.pyplot as plt
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, bbox_inches='tight', format='png'))
     plt.close(fig)
-
-def _first_images(loader, n: int) -> tuple:
-    "The first `n` images and labels of `loader`, on the CPU."
-    xs, ys = [], []
-    for x, y in loader:
-        xs.append(x.cpu()); ys.append(y.cpu())
-        if sum(len(b) for b in xs) >= n: break
-    return torch.cat(xs)[:n], torch.cat(ys)[:n]
 
 def json_ready(obj,              # a float, or a dict / list / tuple of them (nested); anything else is kept
                digits: int = 4,  # decimals kept
