@@ -340,9 +340,12 @@ def cmd_train(args,  # the parsed options of `cifar-tutorial train`
     "Train the CIFAR-10 `Net` (tutorial recipe by default) or the fast recipe, and write a run folder."
     t0 = time.perf_counter()
     _check_train_args(args)
-    from cifar_tutorial.device import best_device
-    device = best_device(args.device)                  # an unknown or absent device is refused before any work
-    with _agg_backend(): return (_train_fast if args.recipe == 'fast' else _train_tutorial)(args, device, t0)
+    from cifar_tutorial.cifar10 import read_ahead  # NumPy only: PyTorch is not imported yet
+    # a forked process reads the CIFAR-10 files (about 2 s) while this one imports PyTorch (as long again)
+    with read_ahead(args.root, verify=not args.no_verify) if args.dataset != 'synthetic' else contextlib.nullcontext():
+        from cifar_tutorial.device import best_device
+        device = best_device(args.device)              # an unknown or absent device is refused before any work
+        with _agg_backend(): return (_train_fast if args.recipe == 'fast' else _train_tutorial)(args, device, t0)
 
 # %% ../nbs/api/cli.ipynb #c021
 def _add_train_args(p: argparse.ArgumentParser):

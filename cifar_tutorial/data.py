@@ -7,14 +7,10 @@ Docs: https://cifar-tutorial.github.io/cifar_tutorial/api/data.html.md"""
 # %% ../nbs/api/data.ipynb #c002
 from __future__ import annotations
 
-import hashlib
-import io
 import math
 import os
-import pickle
 import shutil
 import socket
-import stat
 import sys
 import tempfile
 import urllib.parse
@@ -29,14 +25,27 @@ import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, default_collate
 
-from .core import CifarTutorialError
+from cifar_tutorial.cifar10 import (  # noqa: F401 (data's __all__ names them too)
+    DataError,
+    DataNotFoundError,
+    UnsafePickleError,
+    _check_root,
+    _CIFAR10Files,
+    _files,
+    _incomplete,
+    _md5_ok,
+    _read_ahead_split,
+    _read_split,
+    _there,
+    safe_unpickle,
+)
 
 # %% auto #0
 __all__ = ['MEAN', 'STD', 'CIFAR10_CLASSES', 'DATASETS', 'SYNTHETIC_CLASSES', 'MAX_SYNTHETIC', 'tutorial_transform',
-           'images_nchw', 'normalize_images', 'flip_images', 'translate_images', 'DataError', 'DataNotFoundError',
-           'UnsafePickleError', 'safe_unpickle', 'CIFAR10Arrays', 'make_synthetic', 'SyntheticShapes',
-           'SyntheticFallbackWarning', 'get_dataset', 'classic_loader', 'FastLoader', 'show_batch', 'summarize',
-           'format_summary', 'SafeCIFAR10']
+           'images_nchw', 'normalize_images', 'flip_images', 'translate_images', 'CIFAR10Arrays', 'make_synthetic',
+           'SyntheticShapes', 'SyntheticFallbackWarning', 'get_dataset', 'classic_loader', 'FastLoader', 'show_batch',
+           'summarize', 'format_summary', 'SafeCIFAR10', 'DataError', 'DataNotFoundError', 'UnsafePickleError',
+           'safe_unpickle']
 
 # %% ../nbs/api/data.ipynb #c005
 MEAN = (0.5, 0.5, 0.5)  # per-channel mean used by the tutorial's `Normalize`
@@ -106,254 +115,6 @@ def translate_images(x: torch.Tensor,  # a batch N x C x H x W (float or uint8)
     cols = torch.arange(w, device=x.device)[None] + dx[:, None]                       # (N, W): the columns
     return out.gather(3, cols[:, None, None, :].expand(n, c, h, w))
 
-# %% ../nbs/api/data.ipynb #d013
-class DataError(CifarTutorialError, RuntimeError):
-    "The data on disk is missing, incomplete, damaged or not CIFAR-10; the message names the file and says what to do."
-
-class DataNotFoundError(DataError, FileNotFoundError):
-    "CIFAR-10 is not where it was looked for (and was not downloaded)."
-
-class UnsafePickleError(DataError, pickle.UnpicklingError):
-    "A batch file asks to call or build something a CIFAR-10 file never contains; nothing from it was run."
-
-# %% ../nbs/api/data.ipynb #c007
-_MAX_FILE_BYTES = 256 * 2**20   # the official batch files are 31 MB, re-encoded ones up to about 45 MB
-_MAX_MEMO = 2**18               # shared-object table entries (a batch file uses about 10,000)
-_MAX_OPS = 2**19                # pickle instructions (a batch file uses about 30,000; 200,000 in the worst encoding)
-_DTYPES = {'b1', 'u1', 'i1', 'u2', 'i2', 'u4', 'i4', 'u8', 'i8', 'f2', 'f4', 'f8'}   # numbers only, never objects
-_GLOBALS = {('numpy', 'ndarray'): 'ndarray', ('numpy', 'dtype'): 'dtype', ('_codecs', 'encode'): 'encode'}
-for _core in ('numpy.core', 'numpy._core'):
-    _GLOBALS.update({(f'{_core}.multiarray', '_reconstruct'): 'reconstruct', (f'{_core}.multiarray', 'scalar'): 'scalar',
-                     (f'{_core}.numeric', '_frombuffer'): 'frombuffer'})
-
-class _Malformed(Exception): "A check of the restricted unpickler failed: the file is not a well-formed CIFAR-10 pickle."
-
-class _Global:
-    "What `find_class` hands out: a name only `_RestrictedUnpickler`'s REDUCE can call, never the real object."
-    __slots__ = ('name',)
-    def __init__(self, name): self.name = name
-
-def _short(obj) -> str:
-    "A few words about an untrusted object: never its full text, which could be gigabytes long."
-    if isinstance(obj, str) and len(obj) <= 20: return repr(obj)
-    if type(obj) is int and obj.bit_length() <= 64: return str(obj)
-    return f"a {type(obj).__name__}" + (f" of {len(obj)}" if type(obj) in (tuple, list) else '')
-
-def _refuse(what: str):
-    raise UnsafePickleError(f"refusing to load {what[:120]}: a CIFAR-10 batch file only holds dicts, lists, numbers, strings "
-                            "and NumPy arrays. This file was not written by the CIFAR-10 authors (or was tampered with).")
-
-def _bounded(op):
-    "Wrap a pickle instruction: count it, and stop when there are more than any CIFAR-10 file holds."
-    def run(self):
-        op(self)
-        self.ops += 1
-        if self.ops > _MAX_OPS: raise _Malformed(f"more than {_MAX_OPS:,} pickle instructions")
-    return run
-
-class _RestrictedUnpickler(pickle._Unpickler):
-    "Python's pure-Python unpickler, limited to what a CIFAR-10 file holds and to memory the file's size justifies."
-    dispatch = {k: _bounded(f) for k, f in pickle._Unpickler.dispatch.items()}
-
-    def __init__(self, data: bytes):
-        super().__init__(io.BytesIO(data), encoding='latin1')
-        self.size, self.ops, self.budget = len(data), 0, 2 * len(data) + 2**16   # bytes the arrays may take in all
-
-    def _spend(self, nbytes: int):
-        if nbytes > self.budget: raise _Malformed(f"its arrays need more memory than the file's size allows ({nbytes:,} bytes)")
-        self.budget -= nbytes
-
-    def find_class(self, module, name):
-        if (module, name) not in _GLOBALS: _refuse(f"{module}.{name}")
-        return _Global(_GLOBALS[module, name])
-
-    def _memo_put(self, i: int):
-        if not 0 <= i < _MAX_MEMO: raise _Malformed(f"a shared-object index beyond {_MAX_MEMO:,}")
-        if not self.stack: raise _Malformed("a shared object with nothing to share")
-        self.memo[i] = self.stack[-1]
-
-    def load_put(self): self._memo_put(int(self.readline()[:-1]))
-    def load_binput(self): self._memo_put(self.read(1)[0])
-    def load_long_binput(self): self._memo_put(int.from_bytes(self.read(4), 'little'))
-    def load_memoize(self): self._memo_put(len(self.memo))
-
-    def load_bytearray8(self):
-        n = int.from_bytes(self.read(8), 'little')
-        if n > self.size: raise _Malformed(f"a {n:,}-byte array in a {self.size:,}-byte file")
-        self._spend(n)
-        b = bytearray(n)
-        if self.readinto(b) != n: raise _Malformed("it ends inside a byte array")
-        self.append(b)
-
-    def load_reduce(self):
-        args, func = self.stack.pop(), self.stack[-1]
-        if not isinstance(func, _Global) or func.name == 'ndarray': _refuse(f"a call of {type(func).__name__}")
-        if type(args) is not tuple: raise _Malformed("a call without an argument tuple")
-        self.stack[-1] = getattr(self, '_' + func.name)(*args)
-
-    def load_build(self):
-        state, inst = self.stack.pop(), self.stack[-1]
-        if type(inst) is np.ndarray: self._array_state(inst, state)
-        elif isinstance(inst, np.dtype): self._dtype_state(inst, state)
-        else: _refuse(f"the state of a {type(inst).__name__}")
-
-    def _refused_op(self): _refuse("a pickle instruction that builds arbitrary objects")
-
-    # the only functions a CIFAR-10 pickle calls; each checks its arguments before it allocates anything
-    def _dtype(self, obj, align=False, copy=False):
-        if not (isinstance(obj, str) and obj in _DTYPES): raise _Malformed(f"the dtype {_short(obj)}")
-        return np.dtype(obj)
-
-    def _dtype_state(self, dt, state):   # numpy's builtin dtypes are shared objects: check the state, never apply it
-        if not (type(state) is tuple and len(state) in (8, 9) and state[2:5] == (None, None, None)
-                and state[1] in ('|', '=', '<' if sys.byteorder == 'little' else '>')):
-            raise _Malformed("an unusual dtype state")
-
-    def _reconstruct(self, subtype, shape, typecode):
-        if not (isinstance(subtype, _Global) and subtype.name == 'ndarray' and shape == (0,)):
-            raise _Malformed("an array created other than empty")   # numpy always starts from shape (0,), then fills it in
-        return np.ndarray((0,), np.uint8)
-
-    def _shape(self, shape, dt) -> int:
-        "The number of bytes an array of `shape` and dtype `dt` needs, after checking both."
-        if not (isinstance(dt, np.dtype) and dt.str[1:] in _DTYPES):
-            raise _Malformed(f"an array of dtype {_short(dt)}")
-        if not (type(shape) is tuple and len(shape) <= 8 and all(type(s) is int and 0 <= s < 2**40 for s in shape)):
-            raise _Malformed(f"an array shape that is {_short(shape)}")
-        return math.prod(shape) * dt.itemsize
-
-    def _array_state(self, arr, state):
-        if type(state) is not tuple or len(state) not in (4, 5): raise _Malformed("an array without a valid state")
-        shape, dt, fortran, raw = state[-4:]
-        nbytes = self._shape(shape, dt)
-        if not isinstance(raw, (bytes, str)) or len(raw) != nbytes:   # str: written by Python 2, read as latin-1
-            raise _Malformed(f"an array of shape {shape} ({nbytes:,} bytes) that comes with "
-                             f"{len(raw) if isinstance(raw, (bytes, str)) else 'no'} bytes of data")
-        self._spend(nbytes)
-        arr.__setstate__((1, shape, dt, bool(fortran), raw))
-
-    def _frombuffer(self, buf, dt, shape, order):   # how protocol 5 stores arrays
-        nbytes = self._shape(shape, dt)
-        if not isinstance(buf, (bytes, bytearray)) or len(buf) != nbytes or order not in ('C', 'F'):
-            raise _Malformed(f"an array of shape {shape} ({nbytes:,} bytes) with a buffer of another size")
-        return np.frombuffer(buf, dt).reshape(shape, order=order)
-
-    def _scalar(self, dt, data=None):
-        if not (isinstance(dt, np.dtype) and dt.str[1:] in _DTYPES and isinstance(data, (bytes, str))
-                and len(data) == dt.itemsize):
-            raise _Malformed("a malformed number")
-        return np.frombuffer(data.encode('latin1') if isinstance(data, str) else data, dt)[0]
-
-    def _encode(self, obj, encoding='utf-8', errors='strict'):   # protocol 2 from Python 3 stores bytes as latin-1 text
-        if not (isinstance(obj, str) and encoding in ('latin1', 'latin-1') and errors == 'strict'):
-            raise _Malformed("an unexpected text encoding")
-        self._spend(len(obj))
-        return obj.encode('latin1')
-
-for _name in ('put', 'binput', 'long_binput', 'memoize', 'bytearray8', 'reduce', 'build'):
-    _RestrictedUnpickler.dispatch[getattr(pickle, _name.upper())[0]] = _bounded(getattr(_RestrictedUnpickler, 'load_' + _name))
-for _name in ('INST', 'OBJ', 'NEWOBJ', 'NEWOBJ_EX', 'EXT1', 'EXT2', 'EXT4', 'PERSID', 'BINPERSID', 'NEXT_BUFFER', 'READONLY_BUFFER'):
-    _RestrictedUnpickler.dispatch[getattr(pickle, _name)[0]] = _RestrictedUnpickler._refused_op
-
-# %% ../nbs/api/data.ipynb #d014
-def _unusable(path: Path, what: str) -> DataError:
-    "The error for a CIFAR-10 file that is there but cannot be used: what is wrong with it, and what to do."
-    return DataError(f"{path} {what}. Restore it from an intact copy, or move the folder '{path.parent}' away and "
-                     "download again (download=True).")
-
-def _read_file(path: Path) -> bytes:
-    "The bytes of `path`, after checking it is a regular file of a size a CIFAR-10 file can have."
-    try: st = path.stat()
-    except OSError as e: raise DataError(f"cannot read {path} ({e.strerror or e}); check that it exists and is readable.") from None
-    if not stat.S_ISREG(st.st_mode): raise _unusable(path, "is not a regular file (a folder, a device or a pipe?)")
-    if st.st_size > _MAX_FILE_BYTES:
-        raise _unusable(path, f"is {st.st_size / 2**20:,.0f} MB, larger than any CIFAR-10 file (the batch files are about 31 MB)")
-    return path.read_bytes()
-
-def safe_unpickle(path: str | Path,  # a CIFAR-10 batch or meta file (a pickle holding a dict)
-                 ) -> dict:
-    "Load a CIFAR-10 pickle at `path` without running any code from it, within memory its size justifies."
-    path = Path(path)
-    data = _read_file(path)
-    try: obj = _RestrictedUnpickler(data).load()
-    except UnsafePickleError as e: raise UnsafePickleError(f"{path}: {e}") from None
-    except Exception as e:   # whatever a malformed file makes the reader raise, it means the same to the user
-        raise _unusable(path, f"is truncated or corrupted ({str(e)[:200] or type(e).__name__})") from None
-    if not isinstance(obj, dict):
-        raise _unusable(path, f"is not a CIFAR-10 batch file (it holds a {type(obj).__name__}, not a dict)")
-    return obj
-
-# %% ../nbs/api/data.ipynb #c011
-class _CIFAR10Files:
-    "Where CIFAR-10's files come from and their official checksums (the values torchvision's `CIFAR10` holds)."
-    base_folder = 'cifar-10-batches-py'
-    url = 'https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz'
-    filename = 'cifar-10-python.tar.gz'
-    tgz_md5 = 'c58f30108f718f92721af3b95e74349a'
-    train_list = [['data_batch_1', 'c99cafc152244af753f735de768cd75f'], ['data_batch_2', 'd4bba439e000b95fd0a9bffe97cbabec'],
-                  ['data_batch_3', '54ebc095f3ab1f0389bbae665268c751'], ['data_batch_4', '634d18415352ddfa80567beed471001a'],
-                  ['data_batch_5', '482c414d41f54cd18b22e5b47cb7c3cb']]
-    test_list = [['test_batch', '40351d587109b95175f43aff81a1287e']]
-    meta = {'filename': 'batches.meta', 'key': 'label_names', 'md5': '5ff9c542aee3614f3951f8cda6e48888'}
-
-def _md5_ok(path: Path, md5: str) -> bool:
-    "Whether the file at `path` has the MD5 checksum `md5`."
-    h = hashlib.md5(usedforsecurity=False)
-    with open(path, 'rb') as f:
-        while chunk := f.read(1 << 20): h.update(chunk)
-    return h.hexdigest() == md5
-
-def _files(root: Path) -> list[Path]:
-    "The seven files of a CIFAR-10 copy under `root`: five training batches, the test batch, the class names."
-    C = _CIFAR10Files
-    folder = root/C.base_folder
-    return [folder/f for f, _ in C.train_list + C.test_list] + [folder/C.meta['filename']]
-
-def _there(root: Path) -> list[Path]:
-    "Those of CIFAR-10's files that exist under `root` in any form (a file, a folder, a broken link...)."
-    return [p for p in _files(root) if os.path.lexists(p)]
-
-def _check_root(root: Path):
-    if root.exists() and not root.is_dir():
-        raise NotADirectoryError(f"root '{root}' is a file, not a folder. Pass the folder that holds (or should hold) "
-                                 f"'{_CIFAR10Files.base_folder}', e.g. root='data'.")
-
-def _incomplete(root: Path, there: list[Path]) -> DataError:
-    missing = [p.name for p in _files(root) if p not in there]
-    return DataError(f"the CIFAR-10 copy in '{(root/_CIFAR10Files.base_folder).resolve()}' is incomplete: {', '.join(missing)} "
-                     f"{'is' if len(missing) == 1 else 'are'} missing. A copy that is there is never downloaded over: "
-                     "put the missing files back, or move that folder away and download again (download=True).")
-
-# %% ../nbs/api/data.ipynb #d017
-def _as_labels(y) -> Optional[np.ndarray]:
-    "Labels `y` as a 1-D int64 array, or None if they are not a list of whole numbers."
-    ok = y.dtype.kind in 'iu' if isinstance(y, np.ndarray) else all(type(t) is int or isinstance(t, np.integer) for t in y)
-    try: labels = np.asarray(y, dtype=np.int64) if ok else None
-    except OverflowError: return None                               # a number beyond 64 bits
-    return labels if labels is not None and labels.ndim == 1 else None
-
-def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    "The images (uint8, N x 3072) and labels (int64, N) of one batch file, checked."
-    entry = safe_unpickle(path)
-    x, y = entry.get('data'), entry.get('labels', entry.get('fine_labels'))
-    labels = _as_labels(y) if isinstance(y, (list, tuple, np.ndarray)) else None
-    if not isinstance(x, np.ndarray): problem = f"has no image array under 'data' (found {type(x).__name__})"
-    elif x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != 3072 or len(x) == 0:
-        problem = f"holds {x.dtype} data of shape {x.shape}"
-    elif labels is None: problem = f"has no list of whole-number labels under 'labels' (found {type(y).__name__})"
-    elif len(labels) != len(x): problem = f"has {len(x)} images but {len(labels)} labels"
-    else: return x, labels
-    raise _unusable(path, f"does not hold CIFAR-10 images: it {problem} (expected uint8 data of shape N x 3072 "
-                          "and N integer labels)")
-
-def _read_classes(path: Path) -> list[str]:
-    "The class names of a `batches.meta` file, checked."
-    names = safe_unpickle(path).get(_CIFAR10Files.meta['key'])
-    if not (isinstance(names, (list, tuple)) and names and all(isinstance(c, str) for c in names)):
-        raise _unusable(path, f"does not hold CIFAR-10's class names (expected a list of names under "
-                              f"'{_CIFAR10Files.meta['key']}', found {type(names).__name__})")
-    return list(names)
-
 # %% ../nbs/api/data.ipynb #d018
 class _DownloadError(DataError): "The download itself failed (no network, a proxy, a full disk...)."
 
@@ -375,38 +136,14 @@ class CIFAR10Arrays(_CIFAR10Files, Dataset):
         _check_root(root)
         self._set_root(str(root), transform, target_transform)
         self.train, self.verify = train, verify
-        files, there = _files(root), _there(root)
-        if download and not there:
-            self._download()
-            there = _there(root)
-        if not there:
-            raise DataNotFoundError(
-                f"CIFAR-10 not found: looked in '{(root/self.base_folder).resolve()}' and did not find "
-                f"{', '.join(p.name for p in files)}. To fix: pass download=True to fetch it (170 MB), point root at "
-                "the folder that holds 'cifar-10-batches-py', or use the offline dataset: get_dataset('synthetic').")
-        if len(there) < len(files): raise _incomplete(root, there)
-        for p in files:
-            if not p.is_file(): raise _unusable(p, "is not a regular file")
-        if verify:
-            official = dict(self.train_list + self.test_list + [(self.meta['filename'], self.meta['md5'])])
-            bad = [p.name for p in files if not _md5_ok(p, official[p.name])]
-            if bad:
-                raise DataError(
-                    f"CIFAR-10 files in '{(root/self.base_folder).resolve()}' do not match the official checksums: "
-                    f"{', '.join(bad)}. If they are truncated or damaged, move that folder away and download again "
-                    "(download=True). If this is an intentional local copy (for example a re-encode), load it with "
-                    "verify=False.")
-        self.classes = _read_classes(files[-1])
+        split = _read_ahead_split(root, train, verify)      # what a `read_ahead` child has read already, if any
+        if split is None:
+            if download and not _there(root): self._download()
+            split = _read_split(root, train, verify)
+        self.classes, planes, labels = split
         self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
-        data, targets = [], []
-        for name, _ in (self.train_list if train else self.test_list):
-            path = root/self.base_folder/name
-            x, y = _read_batch(path)
-            if y.min() < 0 or y.max() >= len(self.classes):
-                raise _unusable(path, f"has labels outside 0..{len(self.classes) - 1} (the classes in {self.meta['filename']})")
-            data.append(x); targets.append(y)
-        self.data = _nhwc(np.vstack(data).reshape(-1, 3, 32, 32))    # the files' planes, seen as N x 32 x 32 x 3
-        self.targets = np.concatenate(targets).tolist()
+        self.data = _nhwc(planes.reshape(-1, 3, 32, 32))    # the files' planes, seen as N x 32 x 32 x 3
+        self.targets = labels.tolist()
 
     def _set_root(self, root: str, transform, target_transform):
         self.root, self.transform, self.target_transform = root, transform, target_transform
@@ -480,7 +217,7 @@ def __getattr__(name: str):
     if name == 'SafeCIFAR10': return _safe_cifar10()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-_all_ = ['SafeCIFAR10']
+_all_ = ['SafeCIFAR10', 'DataError', 'DataNotFoundError', 'UnsafePickleError', 'safe_unpickle']   # their home is cifar10
 
 # %% ../nbs/api/data.ipynb #c015
 SYNTHETIC_CLASSES = ('disc', 'ring', 'square', 'frame', 'triangle', 'plus', 'cross', 'h-stripes', 'v-stripes', 'checks')

@@ -5,7 +5,7 @@ import inspect
 import pytest
 from fastcore.docments import docments
 
-MODULES = ['core', 'data', 'train', 'fastnet', 'recipes', 'ddp', 'cli']
+MODULES = ['core', 'cifar10', 'data', 'train', 'fastnet', 'recipes', 'ddp', 'cli']
 SKIP_KINDS = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
 
 

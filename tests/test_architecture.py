@@ -5,9 +5,10 @@ from pathlib import Path
 import cifar_tutorial
 
 PKG = Path(cifar_tutorial.__file__).parent
-# lower number = lower layer. Lessons' modules and `data` at the bottom (above `core`), the engine above them,
+# lower number = lower layer. Lessons' modules and `data` at the bottom (above `core` and `cifar10`), the engine above them,
 # the fast recipe's network beside the engine, recipes and DDP above, the command line on top.
 LAYERS = {'__init__': 0, 'core': 0, '_nbdev_procs': 0,
+          'cifar10': 0.5,                                     # CIFAR-10's files, NumPy only: below data
           'autograd': 1, 'lenet': 1, 'optim': 1, 'models': 1, 'device': 1, 'data': 1,
           'train': 2, 'fastnet': 2,
           'recipes': 3, 'ddp': 3,
