@@ -14,9 +14,11 @@ import math
 import mmap
 import os
 import pickle
+import select
 import signal
 import stat
 import sys
+import threading
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +26,7 @@ from typing import Optional
 
 import numpy as np
 
-from .core import CifarTutorialError
+from .core import CifarTutorialError, interrupts_deferred
 
 # %% auto #0
 __all__ = ['DataError', 'DataNotFoundError', 'UnsafePickleError', 'safe_unpickle', 'read_ahead']
@@ -309,75 +311,102 @@ def _read_split(root: Path, train: bool, verify: bool) -> tuple[list[str], np.nd
 
 # %% ../nbs/api/cifar10.ipynb #e003
 _AHEAD: dict = {}   # resolved root -> the `_ReadAhead` that `read_ahead` started for it
+_WAIT_S = 60.0      # the longest wait for the child: then it is ended and the files are read here
 
 def _signature(root: Path) -> list:
-    "What tells whether the copy's files changed, without reading them: each file's inode, size and modification time."
-    return [[s.st_ino, s.st_size, s.st_mtime_ns] for s in (p.stat() for p in _files(root))]
+    "What tells whether the copy's files changed, without reading them: each file's device, inode, size and times."
+    return [[s.st_dev, s.st_ino, s.st_size, s.st_mtime_ns, s.st_ctime_ns] for s in (p.stat() for p in _files(root))]
 
-def _send(out, shared: mmap.mmap, root: Path, verify: bool):
-    "In the child: read both splits into `shared`, then write one header line; a header that says so if that fails."
+def _send(out, fd: int, root: Path, verify: bool):
+    "In the child: read both splits into the memory file `fd`, then write one header line (or a header that says it failed)."
     try:
-        sig, splits = _signature(root), [_read_split(root, train, verify) for train in (True, False)]
+        sig = _signature(root)
+        splits = [_read_split(root, True, verify), _read_split(root, False, False)]   # the checksums once, for all files
         at, where = 0, []
         for _, x, y in splits:                                          # images, then labels, split after split
             where.append([at, at + x.nbytes]); at += x.nbytes + y.nbytes
-        if at > len(shared): raise ValueError("more data than the files' sizes allow")
-        for (_, x, y), (ax, ay) in zip(splits, where):
-            np.frombuffer(shared, np.uint8, x.nbytes, ax)[:] = x.reshape(-1)
-            np.frombuffer(shared, np.int64, len(y), ay)[:] = y
+        os.ftruncate(fd, at)
+        with mmap.mmap(fd, at) as shared:
+            for (_, x, y), (ax, ay) in zip(splits, where):
+                shared[ax:ax + x.nbytes] = x.reshape(-1).data; shared[ay:ay + y.nbytes] = y.astype(np.int64).data
     except Exception: out.write(b'{"ok": false}\n'); return           # the parent reads the files itself and says why
     out.write(json.dumps(dict(ok=True, signature=sig, classes=splits[0][0], sizes=[len(y) for *_, y in splits],
-                              where=where)).encode() + b'\n')
+                              where=where, size=at)).encode() + b'\n')
+
+def _end_with_parent():
+    "In the child: be killed when the parent dies (Linux's PR_SET_PDEATHSIG), so that no reader outlives the command."
+    import ctypes
+    try: ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)   # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError): pass
 
 class _ReadAhead:
-    "A child process that reads both splits of the copy in `root` into memory it shares with this one."
+    "A child process that reads both splits of the copy in `root` into a memory file, while this one goes on."
     def __init__(self, root: Path, verify: bool):
-        self.root, self.verify, self.received, self.splits = root, verify, False, {}
-        size = sum(p.stat().st_size for p in _files(root))   # the arrays take at most the files' size, plus 8 bytes a label
-        self.shared = mmap.mmap(-1, size + 8 * (size // 3072) + 4096)   # shared with the child; pages are made as written
-        r, w = os.pipe()
-        with warnings.catch_warnings():   # Python 3.12+ warns that fork and threads mix badly; the child starts none
-            warnings.simplefilter('ignore', DeprecationWarning)
-            self.pid = os.fork()
+        self.root, self.verify, self.received, self.splits, self.owner = root, verify, False, {}, os.getpid()
+        self.fd = os.memfd_create('cifar10-read-ahead')   # memory, not disk; this process maps it copy-on-write
+        try: r, w = os.pipe()
+        except OSError: os.close(self.fd); raise
+        held, self.pid = {signal.SIGINT, signal.SIGTERM}, None
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, held)   # no Ctrl-C between the fork and the child's own handlers
+        try:
+            with warnings.catch_warnings():   # Python 3.12+ warns that fork and threads mix badly: `start` allows no threads
+                warnings.simplefilter('ignore', DeprecationWarning)
+                self.pid = os.fork()
+        except OSError:
+            for f in (r, w, self.fd): os.close(f)
+            raise
+        finally:
+            if self.pid != 0: signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         if self.pid == 0:                 # the child: read, send, and leave at once (no exit handlers, no output)
             try:
+                for s in held: signal.signal(s, signal.SIG_DFL)   # Ctrl-C or a kill ends it at once, quietly
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+                _end_with_parent()
+                if os.getppid() != self.owner: os._exit(0)     # the parent is gone already
                 os.close(r)
-                with os.fdopen(w, 'wb') as out: _send(out, self.shared, root, verify)
+                with os.fdopen(w, 'wb') as out: _send(out, self.fd, root, verify)
             finally: os._exit(0)
         os.close(w)
         self.pipe = os.fdopen(r, 'rb')
 
     @classmethod
     def start(cls, root: Path, verify: bool) -> Optional[_ReadAhead]:
-        "A read-ahead where it pays: Linux, 2 or more cores, and all seven files there; else None."
+        "A read-ahead where it pays and is safe: Linux, 2 or more cores, one thread here, all seven files there; else None."
         if not sys.platform.startswith('linux') or len(os.sched_getaffinity(0)) < 2: return None
+        if threading.active_count() > 1: return None      # a fork copies locks other threads may hold
         try: return cls(root, verify) if all(p.is_file() for p in _files(root)) else None
-        except OSError: return None       # no process to spare: the files are read in this process
+        except OSError: return None       # no process or memory to spare: the files are read in this process
 
     def split(self, train: bool) -> Optional[tuple]:
         "The (classes, images, labels) the child read for one split, or None: it failed, or the files changed since."
+        if os.getpid() != self.owner: return None            # a process forked from this one: not its child
         if not self.received: self._receive()
-        return self.splits.pop(train, None)
+        got = self.splits.pop(train, None)
+        try: return got if got is not None and _signature(self.root) == self.sig else None   # unchanged since it read them
+        except OSError: return None
 
     def _receive(self):
         self.received = True
         try:
-            head = json.loads(self.pipe.readline(1 << 16))                # waits until the child has read everything
-            if not head.get('ok') or head['signature'] != _signature(self.root): return   # failed, or files changed since
+            if not select.select([self.pipe], [], [], _WAIT_S)[0]: return   # no word from the child: read the files here
+            head = json.loads(self.pipe.readline(1 << 16))
+            if not head.get('ok'): return
+            self.sig = head['signature']
+            shared = mmap.mmap(self.fd, head['size'], flags=mmap.MAP_PRIVATE)   # copy-on-write: writes stay here
             for train, n, (ax, ay) in zip((True, False), head['sizes'], head['where']):
-                x = np.frombuffer(self.shared, np.uint8, n * 3072, ax).reshape(n, 3072)   # no copy: the child wrote it
-                self.splits[train] = (list(head['classes']), x, np.frombuffer(self.shared, np.int64, n, ay))
+                x = np.frombuffer(shared, np.uint8, n * 3072, ax).reshape(n, 3072)   # no copy: the child wrote it
+                self.splits[train] = (list(head['classes']), x, np.frombuffer(shared, np.int64, n, ay))
         except Exception: self.splits = {}   # the child died or the pipe broke: the files are read here instead
         finally: self.close()
 
     def close(self):
-        "Release the pipe and end the child (killed if it is still reading)."
+        "End the child (killed if it is still reading) and release the pipe and the memory file (the arrays keep theirs)."
         if self.pid is None: return
-        self.pipe.close()
+        self.pipe.close(); os.close(self.fd)
         try:
             if os.waitpid(self.pid, os.WNOHANG)[0] == 0:
                 os.kill(self.pid, signal.SIGKILL); os.waitpid(self.pid, 0)
-        except ChildProcessError: pass
+        except (ChildProcessError, ProcessLookupError): pass
         self.pid = None
 
 @contextmanager
@@ -385,13 +414,17 @@ def read_ahead(root: str | Path,   # the folder that holds 'cifar-10-batches-py'
                verify: bool = True,  # check the official checksums (False: a local re-encode)
               ):
     "Read the CIFAR-10 copy in `root` in a child process meanwhile; `CIFAR10Arrays` made in the block takes its arrays."
-    root = Path(root).expanduser().resolve()
-    ahead = _ReadAhead.start(root, verify)
-    if ahead is not None: _AHEAD[root] = ahead
-    try: yield ahead
+    root, ahead = Path(root).expanduser().resolve(), None
+    before = _AHEAD.get(root)
+    try:
+        with interrupts_deferred():        # Ctrl-C now would lose the child: it waits until the child is registered
+            ahead = _ReadAhead.start(root, verify)
+            if ahead is not None: _AHEAD[root] = ahead
+        yield ahead
     finally:
         if ahead is not None:
-            if _AHEAD.get(root) is ahead: del _AHEAD[root]
+            if before is None: _AHEAD.pop(root, None)
+            else: _AHEAD[root] = before     # an outer block for the same root gets its own back
             ahead.close()
 
 def _read_ahead_split(root: Path, train: bool, verify: bool) -> Optional[tuple]:

@@ -342,9 +342,11 @@ def cmd_train(args,  # the parsed options of `cifar-tutorial train`
     _check_train_args(args)
     from cifar_tutorial.cifar10 import read_ahead  # NumPy only: PyTorch is not imported yet
     # a forked process reads the CIFAR-10 files (about 2 s) while this one imports PyTorch (as long again)
-    with read_ahead(args.root, verify=not args.no_verify) if args.dataset != 'synthetic' else contextlib.nullcontext():
+    # (not with --resume: the checkpoint says which copy to load)
+    with read_ahead(args.root, verify=not args.no_verify) if args.dataset != 'synthetic' and not args.resume \
+            else contextlib.nullcontext():
         from cifar_tutorial.device import best_device
-        device = best_device(args.device)              # an unknown or absent device is refused before any work
+        device = best_device(args.device)              # an unknown or absent device is refused before training
         with _agg_backend(): return (_train_fast if args.recipe == 'fast' else _train_tutorial)(args, device, t0)
 
 # %% ../nbs/api/cli.ipynb #c021
