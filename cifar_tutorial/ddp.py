@@ -125,7 +125,8 @@ def train_ddp(dataset: str = 'auto',          # 'auto' | 'cifar10' | 'synthetic'
         error = _agree(started, rank, error)                                   # ... and every rank learns if it failed
         if error: raise RunFolderError(error)
         t0 = time.perf_counter()
-        train, test = get_dataset(dataset, root, verify=verify, n_train=n_train, n_test=n_test, seed=seed)
+        train, test = get_dataset(dataset, root, verify=verify, n_train=n_train, n_test=n_test, seed=seed,
+                                  as_arrays=True)                              # arrays: no torchvision import
         loader = FastLoader(train, batch_size, shuffle=False, device=dev)      # all images on the device, normalised per batch
         torch.manual_seed(seed)                                                # the same initial weights everywhere ...
         net = _build_model(model, len(train.classes)).to(dev)                 # ... moved to this process's device ...

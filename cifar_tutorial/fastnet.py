@@ -171,5 +171,6 @@ def load_device_data(dataset: str = 'auto',                # 'auto' | 'cifar10' 
                      seed: int = 0,                        # seed of the offline set
                     ) -> DeviceData:
     "Load `dataset` with `get_dataset` straight into `DeviceData`."
-    train, test = get_dataset(dataset, root, verify=verify, n_train=n_train, n_test=n_test, seed=seed)
+    # plain arrays (as_arrays): only `.data` and `.targets` are used, and torchvision's import (seconds) is skipped
+    train, test = get_dataset(dataset, root, verify=verify, n_train=n_train, n_test=n_test, seed=seed, as_arrays=True)
     return DeviceData.from_datasets(train, test, device, dtype, channels_last)
