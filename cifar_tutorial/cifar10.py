@@ -333,6 +333,10 @@ def _send(out, fd: int, root: Path, verify: bool):
     out.write(json.dumps(dict(ok=True, signature=sig, classes=splits[0][0], sizes=[len(y) for *_, y in splits],
                               where=where, size=at)).encode() + b'\n')
 
+def _other_threads() -> bool:
+    "Whether this process runs other Python threads: a fork would copy whatever locks they hold at that moment."
+    return threading.active_count() > 1
+
 def _end_with_parent():
     "In the child: be killed when the parent dies (Linux's PR_SET_PDEATHSIG), so that no reader outlives the command."
     import ctypes
@@ -373,7 +377,7 @@ class _ReadAhead:
     def start(cls, root: Path, verify: bool) -> Optional[_ReadAhead]:
         "A read-ahead where it pays and is safe: Linux, 2 or more cores, one thread here, all seven files there; else None."
         if not sys.platform.startswith('linux') or len(os.sched_getaffinity(0)) < 2: return None
-        if threading.active_count() > 1: return None      # a fork copies locks other threads may hold
+        if _other_threads(): return None
         try: return cls(root, verify) if all(p.is_file() for p in _files(root)) else None
         except OSError: return None       # no process or memory to spare: the files are read in this process
 

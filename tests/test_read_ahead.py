@@ -21,6 +21,16 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith('linux') or len(os.s
                                 reason='read_ahead works with fork and a second core')
 
 
+REAL_OTHER_THREADS = cifar10._other_threads
+
+
+@pytest.fixture(autouse=True)
+def fork_beside_threads(monkeypatch):
+    # Earlier tests in the same pytest run leave threads behind (tqdm's monitor, servers), and read_ahead then
+    # stays away from fork. The children forked here need no lock those threads could hold.
+    monkeypatch.setattr(cifar10, '_other_threads', lambda: False)
+
+
 def from_child(a: np.ndarray) -> bool:
     "Whether array `a` lives in the memory the read-ahead process wrote (an mmap), not in memory read here."
     while isinstance(a, np.ndarray): a = a.base
@@ -119,7 +129,8 @@ def test_ctrl_c_in_the_child_ends_it_quietly(cifar_root, monkeypatch, capfd):
     assert 'KeyboardInterrupt' not in capfd.readouterr().err  # no traceback from the child
 
 
-def test_no_read_ahead_beside_other_threads(cifar_root):
+def test_no_read_ahead_beside_other_threads(cifar_root, monkeypatch):
+    monkeypatch.setattr(cifar10, '_other_threads', REAL_OTHER_THREADS)
     stop = threading.Event(); t = threading.Thread(target=stop.wait); t.start()
     try:
         with read_ahead(cifar_root, verify=False) as ahead: assert ahead is None   # a fork could copy a held lock
