@@ -341,7 +341,7 @@ def cmd_train(args,  # the parsed options of `cifar-tutorial train`
     t0 = time.perf_counter()
     _check_train_args(args)
     from cifar_tutorial.cifar10 import read_ahead  # NumPy only: PyTorch is not imported yet
-    # a forked process reads the CIFAR-10 files (about 2 s) while this one imports PyTorch (as long again)
+    # a forked process reads the CIFAR-10 files (about 2 s) while this one imports PyTorch (about 3 s)
     # (not with --resume: the checkpoint says which copy to load)
     with read_ahead(args.root, verify=not args.no_verify) if args.dataset != 'synthetic' and not args.resume \
             else contextlib.nullcontext():
