@@ -328,7 +328,7 @@ def _send(out, fd: int, root: Path, verify: bool):
         os.ftruncate(fd, at)
         with mmap.mmap(fd, at) as shared:
             for (_, x, y), (ax, ay) in zip(splits, where):
-                shared[ax:ax + x.nbytes] = x.reshape(-1).data; shared[ay:ay + y.nbytes] = y.astype(np.int64).data
+                shared[ax:ax + x.nbytes] = x.reshape(-1).data; shared[ay:ay + y.nbytes] = y.data   # int64 already
     except Exception: out.write(b'{"ok": false}\n'); return           # the parent reads the files itself and says why
     out.write(json.dumps(dict(ok=True, signature=sig, classes=splits[0][0], sizes=[len(y) for *_, y in splits],
                               where=where, size=at)).encode() + b'\n')
@@ -375,7 +375,7 @@ class _ReadAhead:
 
     @classmethod
     def start(cls, root: Path, verify: bool) -> Optional[_ReadAhead]:
-        "A read-ahead where it pays and is safe: Linux, 2 or more cores, one thread here, all seven files there; else None."
+        "A read-ahead where it pays and is safe: Linux, 2 or more cores, no other Python thread, all seven files there; else None."
         if not sys.platform.startswith('linux') or len(os.sched_getaffinity(0)) < 2: return None
         if _other_threads(): return None
         try: return cls(root, verify) if all(p.is_file() for p in _files(root)) else None
