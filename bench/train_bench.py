@@ -5,7 +5,8 @@ Both train the tutorial's recipe unchanged (the Net, CrossEntropyLoss, SGD lr 0.
 batch size 4, 2 epochs) on the same data, one after the other in this run. Each is a whole program
 started fresh, so its wall time counts everything a user waits for: start-up, loading the data,
 training and testing. We print the wall time and test accuracy of each, their ratio, the seconds our
-command spends around training, phase by phase (from the `phases_s` it writes into metrics.json), and
+command spends around training, phase by phase (from the `phases_s` it writes into metrics.json), how
+long `cifar-tutorial --help` takes beside a bare `python -c pass` (interleaved, median of 5 each), and
 then the step benchmark (bench/step_bench.py: lesson 04's step against fit's, interleaved in one process).
 
     python bench/train_bench.py --root /tmp/cifar --no-verify                    # real CIFAR-10 (a local copy)
@@ -18,6 +19,7 @@ import json
 import os
 import platform
 import re
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -25,6 +27,16 @@ from pathlib import Path
 from _measure import timed  # bench/_measure.py: wall, CPU, other programs' CPU
 
 HERE = Path(__file__).resolve().parent
+PROGRAM = [sys.executable, '-c', 'from cifar_tutorial.cli import console_main; console_main()']   # the installed program's way
+
+
+def help_times(rounds: int = 5) -> tuple[float, float]:
+    "Median wall seconds of `cifar-tutorial --help` and of a bare `python -c pass`, run in turn `rounds` times each."
+    runs = {'help': [], 'python': []}
+    for _ in range(rounds):
+        for k, cmd in (('help', PROGRAM + ['--help']), ('python', [sys.executable, '-c', 'pass'])):
+            runs[k].append(timed(cmd, echo=False)[0])
+    return statistics.median(runs['help']), statistics.median(runs['python'])
 
 
 def main(argv=None):
@@ -50,8 +62,7 @@ def main(argv=None):
 
     print("\n=== cifar-tutorial train --loader fast ===", flush=True)
     with tempfile.TemporaryDirectory() as d:
-        cmd = [sys.executable, '-c', 'from cifar_tutorial.cli import console_main; console_main()',   # the installed program's way
-               'train', '--loader', 'fast', '--no-progress', '--out', str(Path(d) / 'run'), *common]
+        cmd = [*PROGRAM, 'train', '--loader', 'fast', '--no-progress', '--out', str(Path(d) / 'run'), *common]
         t_fast, _, _, o_fast = timed(cmd)
         ours = json.loads((Path(d) / 'run' / 'metrics.json').read_text())
     ph, cpu = dict(ours.get('phases_s') or {}), dict(ours.get('phases_cpu_s') or {})
@@ -68,6 +79,8 @@ def main(argv=None):
                torch=torch.__version__, cores=os.cpu_count(),
                other_cpu_s=[None if o is None else round(o, 1) for o in (o_tut, o_fast)])
     if ph: res['around_training_s'] = {k: round(v, 2) for k, v in around.items()}
+    t_help, t_python = help_times()
+    res['help_s'], res['python_start_s'] = round(t_help, 3), round(t_python, 3)
     print(f"\n{'':28} {'wall time':>10} {'train time':>11} {'test accuracy':>14}")
     print(f"{'tutorial script':28} {t_tut:>9.1f}s {tut['train_time_s']:>10.1f}s {tut['test_accuracy']:>13.1f}%")
     print(f"{'cifar-tutorial --loader fast':28} {t_fast:>9.1f}s {ours['train_time_s']:>10.1f}s {ours['test_accuracy']:>13.1f}%")
@@ -76,6 +89,7 @@ def main(argv=None):
         print(f"around training in our command: {sum(around.values()):.2f} s of {t_fast:.1f} s wall "
               f"(training itself {ours['train_time_s']:.1f} s):")
         print('  ' + ', '.join(f"{k} {v:.2f}" + (f" (CPU {cpu[k]:.2f})" if k in cpu else '') for k, v in around.items()))
+    print(f"cifar-tutorial --help: {t_help:.3f} s; a bare python -c pass: {t_python:.3f} s (median of 5 each, in turn)")
     if o_tut is not None:
         share = [o / t for o, t in ((o_tut, t_tut), (o_fast, t_fast))]
         print(f"other programs on this machine used {share[0]:.2f} and {share[1]:.2f} CPU cores on average during the "

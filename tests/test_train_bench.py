@@ -24,6 +24,7 @@ def test_train_bench_runs_tiny(tmp_path):
         assert res[k]['wall_time_s'] > 0 and 0 <= res[k]['test_accuracy'] <= 100
     assert abs(res['ratio'] - res['tutorial']['wall_time_s'] / res['fast']['wall_time_s']) < 0.05
     assert res['dataset'] == 'synthetic' and res['epochs'] == 1
+    assert 'cifar-tutorial --help: ' in r.stdout and 0 < res['python_start_s'] and 0 < res['help_s'] < 30   # goal 4's --help figure
 
 
 def test_tutorial_script_refuses_a_copy_with_other_checksums(cifar_root):
