@@ -30,10 +30,13 @@ HERE = Path(__file__).resolve().parent
 PROGRAM = [sys.executable, '-c', 'from cifar_tutorial.cli import console_main; console_main()']   # the installed program's way
 
 
-def help_times(rounds: int = 5) -> tuple[float, float]:
-    "Median wall seconds of `cifar-tutorial --help` and of a bare `python -c pass`, run in turn `rounds` times each."
+HELP_ROUNDS = 5
+
+
+def help_times() -> tuple[float, float]:
+    "Median wall seconds of `cifar-tutorial --help` and of a bare `python -c pass`, run in turn HELP_ROUNDS times each."
     runs = {'help': [], 'python': []}
-    for _ in range(rounds):
+    for _ in range(HELP_ROUNDS):
         for k, cmd in (('help', PROGRAM + ['--help']), ('python', [sys.executable, '-c', 'pass'])):
             runs[k].append(timed(cmd, echo=False)[0])
     return statistics.median(runs['help']), statistics.median(runs['python'])
@@ -89,7 +92,7 @@ def main(argv=None):
         print(f"around training in our command: {sum(around.values()):.2f} s of {t_fast:.1f} s wall "
               f"(training itself {ours['train_time_s']:.1f} s):")
         print('  ' + ', '.join(f"{k} {v:.2f}" + (f" (CPU {cpu[k]:.2f})" if k in cpu else '') for k, v in around.items()))
-    print(f"cifar-tutorial --help: {t_help:.3f} s; a bare python -c pass: {t_python:.3f} s (median of 5 each, in turn)")
+    print(f"cifar-tutorial --help: {t_help:.3f} s; a bare python -c pass: {t_python:.3f} s (median of {HELP_ROUNDS} each, in turn)")
     if o_tut is not None:
         share = [o / t for o, t in ((o_tut, t_tut), (o_fast, t_fast))]
         print(f"other programs on this machine used {share[0]:.2f} and {share[1]:.2f} CPU cores on average during the "
